@@ -1,0 +1,46 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { config } from "../config";
+import { sha256Hex } from "../crypto";
+import { ApiError } from "../errors";
+import type { Kind } from "../ids";
+import { taskStub } from "../tasks/stub";
+import { parseCallback, taskIdOf } from "./parse";
+import { sourceGate, verifySignature } from "./source-checks";
+
+export const callbacks = new Hono<{ Bindings: Env }>();
+
+const tooLarge = () => {
+  throw new ApiError(413, "payload_too_large", "the callback body exceeds MAX_CALLBACK_BYTES");
+};
+
+/** Rejects oversized bodies from Content-Length up front, or while streaming a chunked body. */
+callbacks.use("*", sourceGate, (c, next) =>
+  bodyLimit({ maxSize: config(c.env).maxCallbackBytes, onError: tooLarge })(c, next),
+);
+
+/**
+ * verify → parse → record. The answer is 200 only after the task's Durable Object has durably
+ * recorded the callback and sent the queue messages of its new assets.
+ */
+const receive = async (c: import("hono").Context<{ Bindings: Env }>, kind?: Kind) => {
+  const raw = await c.req.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new ApiError(400, "invalid_json", "the body is not valid JSON");
+  }
+  const taskId = taskIdOf(body);
+  await verifySignature(c, taskId);
+  const update = parseCallback(body, kind);
+  const hash = await sha256Hex(JSON.stringify(body));
+  const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw });
+  if (result.outcome === "kind_conflict") {
+    throw new ApiError(400, "invalid_payload", `task ${taskId} is a ${result.kind} task, not ${update.kind}`);
+  }
+  return c.json({ status: "received", taskId, duplicate: result.duplicate });
+};
+
+callbacks.post("/", (c) => receive(c));
+callbacks.post("/:kind{music|separation|video}", (c) => receive(c, c.req.param("kind") as Kind));

@@ -1,0 +1,9 @@
+import { app } from "./app";
+import { handleMediaBatch } from "./media/consumer";
+
+export { TaskObject } from "./tasks/task-object";
+
+export default {
+  fetch: app.fetch,
+  queue: (batch, env, ctx) => handleMediaBatch(batch, env, ctx),
+} satisfies ExportedHandler<Env, unknown>;

@@ -1,0 +1,124 @@
+import { config } from "../config";
+import type { Kind } from "../ids";
+import { taskStub } from "../tasks/stub";
+import { mediaType } from "./content-type";
+import { PermanentError } from "./errors";
+import { openMedia } from "./fetch-media";
+import { MediaJob } from "./job";
+import { mediaKey, stagingKey } from "./keys";
+import { writeVerified } from "./r2-writer";
+
+const MAX_BACKOFF_SECONDS = 15 * 60;
+
+/**
+ * Delay before redelivering a message after its `attempts`-th transient failure: exponential
+ * from RETRY_BASE_SECONDS, capped at 15 minutes, with full jitter on the upper half so that a
+ * burst of failures against one host does not come back in lockstep.
+ */
+export function backoffSeconds(attempts: number, baseSeconds: number, random = Math.random): number {
+  const ceiling = Math.min(MAX_BACKOFF_SECONDS, baseSeconds * 2 ** Math.max(0, attempts - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+const log = (event: string, fields: Record<string, unknown>) =>
+  console.log(JSON.stringify({ event, ...fields }));
+
+const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
+
+/** The queue handler for both `stemvault-media` and its dead-letter queue. */
+export async function handleMediaBatch(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  _ctx: ExecutionContext,
+): Promise<void> {
+  const handle = isDeadLetterQueue(batch.queue) ? deadLetter : archive;
+  await Promise.all(batch.messages.map((message) => handle(message, env)));
+}
+
+/** A malformed message can never succeed: it is acknowledged and logged, not retried forever. */
+function parseJob(message: Message<unknown>): MediaJob | null {
+  const parsed = MediaJob.safeParse(message.body);
+  if (parsed.success) return parsed.data;
+  log("media_job_malformed", { messageId: message.id, issues: parsed.error.issues.map((i) => i.message) });
+  message.ack();
+  return null;
+}
+
+/**
+ * Archives one asset: claim it from its task (so that no other delivery downloads it at the
+ * same time, and a stored asset is never fetched again), stream it into R2, report back. A
+ * permanent failure of a music URL moves on to its `source_*` twin once.
+ */
+async function archive(message: Message<unknown>, env: Env): Promise<void> {
+  const job = parseJob(message);
+  if (!job) return;
+  const task = taskStub(env, job.taskId);
+  const claim = await task.claim(job.asset);
+  if (claim.status !== "claimed") {
+    log("media_job_skipped", { taskId: job.taskId, asset: job.asset, reason: claim.status });
+    message.ack();
+    return;
+  }
+  const cfg = config(env);
+  let url = claim.url;
+  for (;;) {
+    try {
+      const stored = await download(env, claim.kind, job, url);
+      await task.assetStored(job.asset, stored);
+      log("media_stored", { taskId: job.taskId, asset: job.asset, bytes: stored.bytes });
+      message.ack();
+      return;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof PermanentError) {
+        const { retryUrl } = await task.assetFailed(job.asset, reason);
+        if (retryUrl) {
+          url = retryUrl;
+          continue;
+        }
+        log("media_failed", { taskId: job.taskId, asset: job.asset, error: reason });
+        message.ack();
+        return;
+      }
+      await task.assetRetrying(job.asset, reason);
+      const delaySeconds = backoffSeconds(message.attempts, cfg.retryBaseSeconds);
+      log("media_retry", {
+        taskId: job.taskId,
+        asset: job.asset,
+        attempt: message.attempts,
+        delaySeconds,
+        error: reason,
+      });
+      message.retry({ delaySeconds });
+      return;
+    }
+  }
+}
+
+async function download(env: Env, kind: Kind, job: MediaJob, url: string) {
+  const cfg = config(env);
+  const opened = await openMedia(url, cfg, cfg.mediaFetchTimeoutMs);
+  const { contentType, ext } = mediaType(opened.response.headers.get("content-type"), opened.url);
+  const key = mediaKey(kind, job.taskId, job.asset, ext);
+  const written = await writeVerified({
+    bucket: env.MEDIA,
+    key,
+    stagingKey: stagingKey(job.taskId),
+    body: opened.response.body,
+    contentLength: opened.contentLength,
+    maxBytes: cfg.maxMediaBytes,
+    partSize: cfg.partSizeBytes,
+    contentType,
+    metadata: { taskId: job.taskId, asset: job.asset, sourceUrl: url },
+  });
+  return { key, contentType, ...written };
+}
+
+/** Messages that exhausted their retries: the asset is failed with the last error, never dropped. */
+async function deadLetter(message: Message<unknown>, env: Env): Promise<void> {
+  const job = parseJob(message);
+  if (!job) return;
+  await taskStub(env, job.taskId).assetDeadLettered(job.asset);
+  log("media_dead_lettered", { taskId: job.taskId, asset: job.asset });
+  message.ack();
+}

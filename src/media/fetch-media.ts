@@ -1,0 +1,58 @@
+import { PermanentError, statusError, TransientError } from "./errors";
+import { checkMediaUrl, type UrlPolicy } from "./url-policy";
+
+/** One provider CDN (tempfile.aiquickdraw.com) answers 403 to non-browser agents. */
+export const BROWSER_USER_AGENT =
+  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+export const MAX_REDIRECTS = 5;
+
+export interface OpenedMedia {
+  response: Response & { body: ReadableStream<Uint8Array> };
+  /** The URL that finally answered 200, after redirects. */
+  url: URL;
+  /** The declared length, or null for a chunked body. */
+  contentLength: number | null;
+}
+
+/**
+ * GETs a media URL, following at most MAX_REDIRECTS redirects by hand so that every hop is
+ * checked against the URL policy before it is requested. The timeout covers each request up to
+ * its response headers; the body is streamed by the caller.
+ */
+export async function openMedia(raw: string, policy: UrlPolicy, timeoutMs: number): Promise<OpenedMedia> {
+  let url = checkMediaUrl(raw, policy);
+  for (let hop = 0; ; hop++) {
+    const response = await fetchWithTimeout(url, timeoutMs);
+    if (response.status >= 300 && response.status < 400 && response.headers.has("location")) {
+      await response.body?.cancel();
+      if (hop >= MAX_REDIRECTS) throw new PermanentError(`more than ${MAX_REDIRECTS} redirects`);
+      url = checkMediaUrl(new URL(response.headers.get("location") as string, url).href, policy);
+      continue;
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw statusError(response.status, url);
+    }
+    if (!response.body) throw new TransientError(`empty response from ${url.host}`);
+    const declared = response.headers.get("content-length");
+    const contentLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
+    return { response: response as OpenedMedia["response"], url, contentLength };
+  }
+}
+
+async function fetchWithTimeout(url: URL, timeoutMs: number): Promise<Response> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    return await fetch(url, {
+      redirect: "manual",
+      signal: controller.signal,
+      headers: { "user-agent": BROWSER_USER_AGENT, accept: "*/*" },
+    });
+  } catch (error) {
+    const reason = controller.signal.aborted ? `no response within ${timeoutMs} ms` : String(error);
+    throw new TransientError(`fetching ${url.host} failed: ${reason}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}

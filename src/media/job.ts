@@ -1,0 +1,12 @@
+import { z } from "zod";
+import { TaskId } from "../ids";
+
+/**
+ * One queue message per media file. It names the asset only; the URL, kind and state live in
+ * the task's Durable Object, which the consumer asks when it claims the asset.
+ */
+export const MediaJob = z.object({
+  taskId: TaskId,
+  asset: z.string().regex(/^[A-Za-z0-9_-]{1,128}(?:\/(?:audio|cover))?$/),
+});
+export type MediaJob = z.infer<typeof MediaJob>;

@@ -1,0 +1,398 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Kind } from "../ids";
+import type { MediaJob } from "../media/job";
+import { manifestKey } from "../media/keys";
+import {
+  type AssetSpec,
+  type ReceivedCallback,
+  STAGE_RANK,
+  type Stage,
+  stateOfStage,
+  type TaskUpdate,
+  type TrackInfo,
+} from "./model";
+import { type AssetRow, migrate, type TaskRow } from "./schema";
+import { buildStatus, type TaskStatus } from "./status";
+
+/**
+ * How long a consumer owns an asset it claimed. Equal to a queue consumer's maximum wall time,
+ * so an expired lease means that invocation is gone and the asset may be claimed again.
+ */
+export const DOWNLOAD_LEASE_MS = 15 * 60 * 1000;
+/** How long one request owns the sending of an asset's queue message. */
+const ENQUEUE_LEASE_MS = 30 * 1000;
+/** A `queued` asset untouched this long lost its message; the watchdog sends a new one. */
+const QUEUED_STALE_MS = 60 * 60 * 1000;
+const SEND_BATCH_LIMIT = 100;
+
+export type ReceiveResult =
+  | { outcome: "recorded"; duplicate: boolean; enqueued: number }
+  | { outcome: "kind_conflict"; kind: Kind };
+
+export type Claim =
+  | { status: "claimed"; kind: Kind; taskId: string; url: string; fallbackUrl: string | null }
+  | { status: "stored" | "failed" | "busy" | "unknown" };
+
+export interface StoredMedia {
+  key: string;
+  bytes: number;
+  sha256: string;
+  contentType: string;
+}
+
+/**
+ * The single writer of one task's state (one object per taskId, SQLite-backed). Every callback,
+ * poll result and consumer report goes through here; the SQL writes of one method run without
+ * interleaving, and its answer is released only once they are durable.
+ */
+export class TaskObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    migrate(this.sql);
+  }
+
+  /** Records a callback (deduplicated by content hash) and enqueues every newly ready asset. */
+  async receiveCallback(callback: ReceivedCallback): Promise<ReceiveResult> {
+    const now = Date.now();
+    const task = this.ensureTask(callback.taskId, callback.kind, now);
+    if (task.kind !== callback.kind) return { outcome: "kind_conflict", kind: task.kind };
+
+    const duplicate =
+      this.sql.exec("SELECT 1 FROM callbacks WHERE hash = ?", callback.hash).toArray().length > 0;
+    if (duplicate) {
+      this.sql.exec("UPDATE task SET duplicates = duplicates + 1, last_callback_at = ? WHERE id = 1", now);
+    } else {
+      this.sql.exec(
+        "INSERT INTO callbacks (hash, received_at, stage, code, raw) VALUES (?, ?, ?, ?, ?)",
+        callback.hash,
+        now,
+        callback.stage,
+        callback.code,
+        callback.raw,
+      );
+      this.sql.exec(
+        `UPDATE task SET first_callback_at = COALESCE(first_callback_at, ?), last_callback_at = ? WHERE id = 1`,
+        now,
+        now,
+      );
+      this.apply(callback, now);
+    }
+    // A duplicate still re-drives assets whose earlier enqueue failed: that is why providers retry.
+    const enqueued = await this.enqueueDue(now);
+    await this.afterChange();
+    return { outcome: "recorded", duplicate, enqueued };
+  }
+
+  /** Registers a task submitted to the provider; no-op when it already exists. */
+  async register(taskId: string, kind: Kind): Promise<{ created: boolean; status: TaskStatus }> {
+    const existing = this.task();
+    if (!existing) this.ensureTask(taskId, kind, Date.now());
+    await this.afterChange();
+    return { created: !existing, status: this.statusOrThrow() };
+  }
+
+  status(): TaskStatus | null {
+    const task = this.task();
+    return task ? this.statusOf(task) : null;
+  }
+
+  /** Hands an asset to one consumer at a time; a stored or failed asset is never fetched again. */
+  async claim(name: string): Promise<Claim> {
+    const task = this.task();
+    const asset = this.asset(name);
+    if (!task || !asset) return { status: "unknown" };
+    if (asset.state === "stored" || asset.state === "failed") return { status: asset.state };
+    const now = Date.now();
+    if (asset.state === "downloading" && (asset.lease_until ?? 0) > now) return { status: "busy" };
+    this.sql.exec(
+      `UPDATE assets SET state = 'downloading', lease_until = ?, enqueue_until = NULL,
+         attempts = attempts + 1, updated_at = ? WHERE name = ?`,
+      now + DOWNLOAD_LEASE_MS,
+      now,
+      name,
+    );
+    await this.scheduleWatchdog();
+    return {
+      status: "claimed",
+      kind: task.kind,
+      taskId: task.task_id,
+      url: asset.url,
+      fallbackUrl: asset.using_fallback ? null : asset.fallback_url,
+    };
+  }
+
+  async assetStored(name: string, media: StoredMedia): Promise<void> {
+    this.sql.exec(
+      `UPDATE assets SET state = 'stored', key = ?, bytes = ?, sha256 = ?, content_type = ?, error = NULL,
+         lease_until = NULL, updated_at = ? WHERE name = ?`,
+      media.key,
+      media.bytes,
+      media.sha256,
+      media.contentType,
+      Date.now(),
+      name,
+    );
+    await this.afterChange();
+  }
+
+  /**
+   * A permanent failure. If the asset has an untried `source_*` twin, it switches to it and
+   * returns its URL for the same consumer to fetch at once; otherwise the asset is failed.
+   */
+  async assetFailed(name: string, error: string): Promise<{ retryUrl: string | null }> {
+    const asset = this.asset(name);
+    if (!asset || asset.state === "stored") return { retryUrl: null };
+    const now = Date.now();
+    if (asset.fallback_url && !asset.using_fallback) {
+      this.sql.exec(
+        `UPDATE assets SET url = fallback_url, fallback_url = url, using_fallback = 1, error = ?, updated_at = ?
+           WHERE name = ?`,
+        `${error} (now trying the source URL)`,
+        now,
+        name,
+      );
+      return { retryUrl: asset.fallback_url };
+    }
+    this.sql.exec(
+      "UPDATE assets SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? WHERE name = ?",
+      error,
+      now,
+      name,
+    );
+    await this.afterChange();
+    return { retryUrl: null };
+  }
+
+  /** A transient failure: the message will be redelivered; the asset waits in `queued`. */
+  async assetRetrying(name: string, error: string): Promise<void> {
+    this.sql.exec(
+      `UPDATE assets SET state = 'queued', error = ?, lease_until = NULL, queued_at = ?, updated_at = ?
+         WHERE name = ? AND state = 'downloading'`,
+      error,
+      Date.now(),
+      Date.now(),
+      name,
+    );
+  }
+
+  /** The asset's message exhausted its retries. Unless it got stored meanwhile, it failed. */
+  async assetDeadLettered(name: string): Promise<void> {
+    const asset = this.asset(name);
+    if (!asset || asset.state === "stored" || asset.state === "failed") return;
+    if (asset.state === "downloading" && (asset.lease_until ?? 0) > Date.now()) return;
+    this.sql.exec(
+      "UPDATE assets SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? WHERE name = ?",
+      `retries exhausted: ${asset.error ?? "no error recorded"}`,
+      Date.now(),
+      name,
+    );
+    await this.afterChange();
+  }
+
+  /** Re-enqueues failed and stuck assets (the retry endpoint). Returns how many. */
+  async retryAssets(): Promise<number | null> {
+    if (!this.task()) return null;
+    const now = Date.now();
+    const cursor = this.sql.exec(
+      `UPDATE assets SET state = 'pending', enqueue_until = NULL, error = NULL,
+         url = CASE WHEN using_fallback = 1 THEN fallback_url ELSE url END,
+         fallback_url = CASE WHEN using_fallback = 1 THEN url ELSE fallback_url END,
+         using_fallback = 0, updated_at = ?
+       WHERE state = 'failed'
+          OR (state = 'downloading' AND lease_until <= ?)
+          OR (state = 'queued' AND queued_at <= ?)
+          OR (state = 'pending' AND (enqueue_until IS NULL OR enqueue_until <= ?))`,
+      now,
+      now,
+      now - QUEUED_STALE_MS,
+      now,
+    );
+    const count = cursor.rowsWritten;
+    await this.enqueueDue(now);
+    return count;
+  }
+
+  /** Watchdog: re-drives assets whose lease expired or whose message went missing. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.sql.exec(
+      `UPDATE assets SET state = 'pending', enqueue_until = NULL, lease_until = NULL, updated_at = ?
+        WHERE (state = 'downloading' AND lease_until <= ?) OR (state = 'queued' AND queued_at <= ?)`,
+      now,
+      now,
+      now - QUEUED_STALE_MS,
+    );
+    await this.enqueueDue(now);
+    await this.afterChange();
+  }
+
+  private statusOf(task: TaskRow): TaskStatus {
+    const distinct = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM callbacks").one().n;
+    return buildStatus(task, this.assets(), distinct);
+  }
+
+  private task(): TaskRow | null {
+    return this.sql.exec<TaskRow>("SELECT * FROM task WHERE id = 1").toArray()[0] ?? null;
+  }
+
+  private statusOrThrow(): TaskStatus {
+    const status = this.status();
+    if (!status) throw new Error("task row missing");
+    return status;
+  }
+
+  private asset(name: string): AssetRow | null {
+    return this.sql.exec<AssetRow>("SELECT * FROM assets WHERE name = ?", name).toArray()[0] ?? null;
+  }
+
+  private assets(): AssetRow[] {
+    return this.sql.exec<AssetRow>("SELECT * FROM assets ORDER BY position").toArray();
+  }
+
+  private ensureTask(taskId: string, kind: Kind, now: number): TaskRow {
+    this.sql.exec(
+      `INSERT INTO task (id, task_id, kind, state, created_at) VALUES (1, ?, ?, 'awaiting_callback', ?)
+         ON CONFLICT (id) DO NOTHING`,
+      taskId,
+      kind,
+      now,
+    );
+    return this.task() as TaskRow;
+  }
+
+  /** Applies a validated update; a stage lower than the current one changes nothing. */
+  private apply(update: TaskUpdate, now: number): void {
+    const task = this.task() as TaskRow;
+    const current = task.stage ? STAGE_RANK[task.stage as Stage] : 0;
+    if (STAGE_RANK[update.stage] < current) return;
+    this.sql.exec(
+      `UPDATE task SET stage = ?, state = ?, provider_code = ?, provider_message = ?,
+         separation_type = COALESCE(?, separation_type), tracks = ?, updated_at = ? WHERE id = 1`,
+      update.stage,
+      stateOfStage(update.stage),
+      update.code,
+      update.message,
+      update.separationType,
+      JSON.stringify(mergeTracks(JSON.parse(task.tracks) as TrackInfo[], update.tracks)),
+      now,
+    );
+    for (const spec of update.assets) this.upsertAsset(spec, update.via, now);
+  }
+
+  /** Each asset exists once; a later mention may only add the `source_*` twin it lacked. */
+  private upsertAsset(spec: AssetSpec, via: string, now: number): void {
+    this.sql.exec(
+      `INSERT INTO assets (name, role, url, fallback_url, via, state, created_at, updated_at, position)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, (SELECT COUNT(*) FROM assets))
+       ON CONFLICT (name) DO UPDATE SET fallback_url = excluded.fallback_url
+         WHERE assets.fallback_url IS NULL AND assets.using_fallback = 0 AND assets.state <> 'stored'
+           AND excluded.fallback_url IS NOT NULL AND excluded.fallback_url <> assets.url`,
+      spec.name,
+      spec.role,
+      spec.url,
+      spec.fallbackUrl,
+      via,
+      now,
+      now,
+    );
+  }
+
+  /**
+   * Sends one message per pending asset (one batch), then marks them `queued`. Before the send
+   * they carry a short enqueue lease, so concurrent deliveries of the same callback do not send
+   * twice; if the send fails the lease is dropped and the error propagates (the caller answers
+   * 5xx, and the provider's retry re-drives the still-pending assets).
+   */
+  private async enqueueDue(now: number): Promise<number> {
+    const { task_id: taskId } = this.task() as TaskRow;
+    const due = this.sql
+      .exec<{ name: string }>(
+        `SELECT name FROM assets WHERE state = 'pending' AND (enqueue_until IS NULL OR enqueue_until <= ?)
+           ORDER BY position`,
+        now,
+      )
+      .toArray()
+      .map((row) => row.name);
+    if (due.length === 0) return 0;
+    const mark = (sql: string, ...params: SqlStorageValue[]) => {
+      for (const name of due) this.sql.exec(sql, ...params, name);
+    };
+    mark("UPDATE assets SET enqueue_until = ? WHERE name = ?", now + ENQUEUE_LEASE_MS);
+    try {
+      for (let i = 0; i < due.length; i += SEND_BATCH_LIMIT) {
+        const jobs = due.slice(i, i + SEND_BATCH_LIMIT).map((asset): MediaJob => ({ taskId, asset }));
+        await this.env.MEDIA_QUEUE.sendBatch(jobs.map((body) => ({ body, contentType: "json" })));
+      }
+    } catch (error) {
+      mark("UPDATE assets SET enqueue_until = NULL WHERE name = ? AND state = 'pending'");
+      await this.scheduleWatchdog();
+      throw error;
+    }
+    const sentAt = Date.now();
+    mark(
+      "UPDATE assets SET state = 'queued', enqueue_until = NULL, queued_at = ? WHERE name = ? AND state = 'pending'",
+      sentAt,
+    );
+    return due.length;
+  }
+
+  /** Writes the manifest whenever the task reaches a new settled state, and arms the watchdog. */
+  private async afterChange(): Promise<void> {
+    const task = this.task();
+    if (!task) return;
+    const status = this.statusOf(task);
+    const { state, stored, total } = status.archive;
+    const version = `${task.stage}:${total}:${stored}:${state}`;
+    if ((state === "archived" || state === "failed") && task.manifest_version !== version) {
+      try {
+        await this.env.MEDIA.put(manifestKey(task.kind, task.task_id), JSON.stringify(status, null, 2), {
+          httpMetadata: { contentType: "application/json" },
+        });
+        this.sql.exec("UPDATE task SET manifest_version = ? WHERE id = 1", version);
+      } catch (error) {
+        // The task's state is already durable; the watchdog alarm writes the manifest later.
+        console.error(
+          JSON.stringify({ event: "manifest_write_failed", taskId: task.task_id, error: String(error) }),
+        );
+        await this.ctx.storage.setAlarm(Date.now() + 30_000);
+      }
+    }
+    await this.scheduleWatchdog();
+  }
+
+  /** Arms the alarm for the earliest moment an asset could be stranded. */
+  private async scheduleWatchdog(): Promise<void> {
+    const { next } = this.sql
+      .exec<{ next: number | null }>(
+        `SELECT MIN(CASE state WHEN 'downloading' THEN lease_until
+                               WHEN 'pending' THEN COALESCE(enqueue_until, 0)
+                               WHEN 'queued' THEN queued_at + ? END) AS next
+           FROM assets WHERE state IN ('downloading', 'pending', 'queued')`,
+        QUEUED_STALE_MS,
+      )
+      .one();
+    if (next === null) return;
+    const at = Math.max(next, Date.now() + 1000);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+}
+
+function mergeTracks(known: TrackInfo[], incoming: TrackInfo[]): TrackInfo[] {
+  const byId = new Map(known.map((track) => [track.id, track]));
+  for (const track of incoming) {
+    const previous = byId.get(track.id);
+    const merged = { ...previous, ...track } as TrackInfo;
+    if (previous) {
+      for (const field of Object.keys(merged) as (keyof TrackInfo)[]) {
+        if (merged[field] === null && previous[field] !== null)
+          Object.assign(merged, { [field]: previous[field] });
+      }
+    }
+    byId.set(track.id, merged);
+  }
+  return [...byId.values()];
+}

@@ -1,0 +1,15 @@
+declare namespace Cloudflare {
+  interface Env {
+    /** Base URL of the local media origin started in globalSetup (127.0.0.1). */
+    ORIGIN_URL: string;
+    /** The same origin on 127.0.0.2: a host the URL policy must never let through. */
+    ORIGIN_ALT_URL: string;
+  }
+}
+
+declare module "vitest" {
+  interface ProvidedContext {
+    originUrl: string;
+    originAltUrl: string;
+  }
+}
