@@ -6,10 +6,3 @@ declare namespace Cloudflare {
     ORIGIN_ALT_URL: string;
   }
 }
-
-declare module "vitest" {
-  interface ProvidedContext {
-    originUrl: string;
-    originAltUrl: string;
-  }
-}

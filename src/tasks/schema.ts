@@ -32,6 +32,8 @@ export type AssetRow = {
   sha256: string | null;
   content_type: string | null;
   attempts: number;
+  /** Queue messages sent for this asset: 1 unless a retry or the watchdog re-drove it. */
+  messages_sent: number;
   error: string | null;
   lease_until: number | null;
   enqueue_until: number | null;
@@ -79,6 +81,7 @@ const MIGRATIONS = [
      sha256 TEXT,
      content_type TEXT,
      attempts INTEGER NOT NULL DEFAULT 0,
+     messages_sent INTEGER NOT NULL DEFAULT 0,
      error TEXT,
      lease_until INTEGER,
      enqueue_until INTEGER,

@@ -333,7 +333,8 @@ export class TaskObject extends DurableObject<Env> {
     }
     const sentAt = Date.now();
     mark(
-      "UPDATE assets SET state = 'queued', enqueue_until = NULL, queued_at = ? WHERE name = ? AND state = 'pending'",
+      `UPDATE assets SET messages_sent = messages_sent + 1, enqueue_until = NULL, queued_at = ?,
+         state = CASE state WHEN 'pending' THEN 'queued' ELSE state END WHERE name = ?`,
       sentAt,
     );
     return due.length;
