@@ -29,6 +29,8 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
     include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+    // Structured logs are shown only for failing tests.
+    silent: "passed-only",
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
