@@ -73,7 +73,10 @@ export async function writeVerified(request: WriteRequest): Promise<WrittenObjec
     throw new TransientError("the origin sent an empty body");
   }
   const meter = new Meter(maxBytes);
-  const metered = body.pipeThrough(meter.stream);
+  // A failing source errors the metered side, where the staging write reports it; the pipe's
+  // own rejection carries nothing more (and would otherwise surface as an unhandled rejection).
+  body.pipeTo(meter.stream.writable).catch(() => {});
+  const metered = meter.stream.readable;
   try {
     if (contentLength !== null) await stageKnownLength(request, metered, contentLength, meter);
     else await stageMultipart(request, metered, meter);

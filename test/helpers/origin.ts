@@ -1,0 +1,535 @@
+// A real local HTTP media origin for tests (Node only: `node:http`).
+//
+// Start it from Node (vitest globalSetup, a script) and hand its URLs to the Worker under
+// test. Every file it serves follows the pattern of test/helpers/pattern.ts
+// (byte i = (i + seed * 7) % 251), so `patternSha256(size, seed)` gives the expected digest.
+//
+// Two listeners share one handler and one state (log, counters, scripts):
+//   url    → http://127.0.0.1:<port>   (or opts.host/opts.port)
+//   altUrl → http://127.0.0.2:<port>   a second loopback address, i.e. a *different host* that
+//            would answer if a client followed a redirect there. Falls back to http://[::1]:<port>
+//            when 127.0.0.2 cannot be bound (see `altHost`).
+//
+// Routes (GET; HEAD works wherever a body is served; unknown → 404):
+//   /bytes/<name>?size=N&seed=S&cl=1|0&type=<mime>&chunk=<bytes>&chunkDelayMs=D
+//       pattern bytes, streamed in `chunk`-byte writes (default 64 KiB) with back-pressure.
+//       cl=0 → no Content-Length (chunked transfer). type → Content-Type
+//       (default application/octet-stream). chunkDelayMs → pause between writes.
+//   /status/<code>                         that status with a short text body
+//   /flaky/<key>/<name>?fail=K&status=500&size=N&seed=S&type=<mime>
+//       the first K requests for <key> get `status`; later ones are served like /bytes (with
+//       Content-Length).
+//   /truncate/<name>?size=N&send=M&seed=S  declares Content-Length N, sends M bytes, destroys socket
+//   /redirect?to=<url-encoded absolute url>&status=302
+//   /redirect-chain/<n>/<name>?size=N&seed=S[&rel=1]
+//       n hops of 302 to /redirect-chain/<n-1>/<name>?<same query> (absolute URL on the same
+//       listener, or a relative Location with rel=1), then the bytes at 0.
+//   /slow/<name>?size=N&seed=S&delayMs=D   waits D ms before sending headers, then the bytes
+//   /provider/<path>                       scripted provider API (record-info etc.), see below
+// Control routes (never logged):
+//   GET  /__log[?path=<prefix>]  → {"requests":[{method,path,query,host,ua,auth,listener,at}]}
+//   POST /__reset                clears the log and the /flaky counters
+//   POST /__provider/script      body {"<path+query>": [{status, body, headers?, delayMs?}, ...]};
+//                                merges into the script table (a given key replaces its queue)
+//   DELETE /__provider/script    clears all provider scripts
+//
+// Provider scripting: GET /provider/api/v1/generate/record-info?taskId=abc looks up the key
+// "/api/v1/generate/record-info?taskId=abc" (exact path+query), then "/api/v1/generate/record-info"
+// (path only). Each request pops the next response; the last one repeats once the queue is
+// exhausted; no key → 404. `body` objects are sent as JSON, strings as they are. A handler set
+// with `setProviderHandler` is asked first. The log records whether an Authorization header was
+// present (`auth`), never its value.
+//
+// This file imports nothing from the project (the pattern is inlined and kept identical to
+// pattern.ts) so it can also be run directly with Node 22's type stripping, e.g.
+//   node -e 'import("./test/helpers/origin.ts").then(m => m.startOrigin({ port: 9090 })).then(o => console.log(o))'
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface OriginLogEntry {
+  method: string;
+  /** URL path as received, e.g. "/bytes/a.mp3". */
+  path: string;
+  /** Raw query string without the leading "?", "" when absent. */
+  query: string;
+  /** Host request header (null when absent). */
+  host: string | null;
+  /** User-Agent request header (null when absent). */
+  ua: string | null;
+  /** Whether an Authorization header was present (its value is never recorded). */
+  auth: boolean;
+  /** Which listener received the request. */
+  listener: "primary" | "alt";
+  /** ms since epoch. */
+  at: number;
+}
+
+export interface ProviderScriptedResponse {
+  status: number;
+  /** Objects/arrays/numbers/null are sent as JSON; strings verbatim. Omitted → empty body. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Wait this long before answering (for timeout tests). */
+  delayMs?: number;
+}
+
+export interface ProviderRequest {
+  method: string;
+  /** Path after the "/provider" prefix, e.g. "/api/v1/generate/record-info". */
+  path: string;
+  /** Raw query string without "?". */
+  query: string;
+  headers: IncomingMessage["headers"];
+}
+
+/** Return a response to answer, or undefined to fall through to the scripts. */
+export type ProviderHandler = (
+  req: ProviderRequest,
+) => ProviderScriptedResponse | undefined | Promise<ProviderScriptedResponse | undefined>;
+
+export interface Origin {
+  /** Base URL of the primary listener, e.g. "http://127.0.0.1:41234" (no trailing slash). */
+  url: string;
+  /** Base URL of the second listener on another loopback host, e.g. "http://127.0.0.2:39871". */
+  altUrl: string;
+  /** The host actually bound for altUrl: "127.0.0.2", or "::1" as fallback. */
+  altHost: string;
+  close(): Promise<void>;
+  /** In-process equivalents of the control routes. */
+  log(pathPrefix?: string): OriginLogEntry[];
+  reset(): void;
+  script(table: Record<string, ProviderScriptedResponse[]>): void;
+  clearScripts(): void;
+  setProviderHandler(fn: ProviderHandler | null): void;
+}
+
+const PIECE = 64 * 1024;
+const PERIOD = 251;
+
+// --- pattern (identical to test/helpers/pattern.ts; inlined to keep this file standalone) ---
+
+const periodTable = Buffer.alloc(PERIOD * 2);
+for (let i = 0; i < periodTable.length; i++) periodTable[i] = i % PERIOD;
+
+function mod(n: number, m: number): number {
+  return ((n % m) + m) % m;
+}
+
+function patternPiece(offset: number, length: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let phase = mod(mod(mod(Math.trunc(seed), PERIOD) * 7, PERIOD) + mod(offset, PERIOD), PERIOD);
+  let pos = 0;
+  while (pos < length) {
+    const n = Math.min(PERIOD, length - pos);
+    periodTable.copy(out, pos, phase, phase + n);
+    pos += n;
+    phase = mod(phase + n, PERIOD);
+  }
+  return out;
+}
+
+// --- helpers ---
+
+function intParam(q: URLSearchParams, name: string, dflt: number): number {
+  const raw = q.get(name);
+  if (raw === null || raw === "") return dflt;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new BadRequest(`query parameter ${name} must be a non-negative integer`);
+  return n;
+}
+
+class BadRequest extends Error {}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  const noBody =
+    res.req.method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+  const buf = Buffer.from(body, "utf8");
+  res.writeHead(status, {
+    "Content-Type": "text/plain; charset=utf-8",
+    ...(noBody ? {} : { "Content-Length": String(buf.length) }),
+    ...headers,
+  });
+  res.end(noBody ? undefined : buf);
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const buf = Buffer.from(JSON.stringify(value), "utf8");
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": String(buf.length) });
+  res.end(res.req.method === "HEAD" ? undefined : buf);
+}
+
+async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > limit) throw new BadRequest("body too large");
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** True once the client went away (aborted, reset, timed out). */
+function gone(res: ServerResponse): boolean {
+  return res.destroyed || res.socket === null || res.socket.destroyed;
+}
+
+/** Resolves true when the socket can take more, false when the response went away. */
+function drained(res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onDrain = () => {
+      cleanup();
+      resolve(true);
+    };
+    const onClose = () => {
+      cleanup();
+      resolve(false);
+    };
+    const cleanup = () => {
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+    };
+    res.on("drain", onDrain);
+    res.on("close", onClose);
+  });
+}
+
+interface BytesOptions {
+  size: number;
+  seed: number;
+  contentLength: boolean;
+  type: string;
+  piece: number;
+  pieceDelayMs: number;
+  status?: number;
+}
+
+/** Streams the pattern with back-pressure; never holds more than one piece. */
+async function sendBytes(res: ServerResponse, o: BytesOptions): Promise<void> {
+  const headers: Record<string, string> = { "Content-Type": o.type, "Cache-Control": "no-store" };
+  if (o.contentLength) headers["Content-Length"] = String(o.size);
+  res.writeHead(o.status ?? 200, headers);
+  if (res.req.method === "HEAD") {
+    res.end();
+    return;
+  }
+  let offset = 0;
+  while (offset < o.size) {
+    if (gone(res)) return;
+    const n = Math.min(o.piece, o.size - offset);
+    const ok = res.write(patternPiece(offset, n, o.seed));
+    offset += n;
+    if (!ok && !(await drained(res))) return;
+    if (o.pieceDelayMs > 0 && offset < o.size) await sleep(o.pieceDelayMs);
+  }
+  res.end();
+}
+
+function bytesOptions(q: URLSearchParams): BytesOptions {
+  const piece = intParam(q, "chunk", PIECE);
+  return {
+    size: intParam(q, "size", 1024),
+    seed: intParam(q, "seed", 0),
+    contentLength: q.get("cl") !== "0",
+    type: q.get("type") || "application/octet-stream",
+    piece: piece > 0 ? piece : PIECE,
+    pieceDelayMs: intParam(q, "chunkDelayMs", 0),
+  };
+}
+
+// --- server ---
+
+export async function startOrigin(opts: { host?: string; port?: number } = {}): Promise<Origin> {
+  const host = opts.host ?? "127.0.0.1";
+  const log: OriginLogEntry[] = [];
+  const flaky = new Map<string, number>();
+  const scripts = new Map<string, { queue: ProviderScriptedResponse[]; next: number }>();
+  let providerHandler: ProviderHandler | null = null;
+  const bases: { primary: string; alt: string } = { primary: "", alt: "" };
+
+  const reset = () => {
+    log.length = 0;
+    flaky.clear();
+  };
+  const script = (table: Record<string, ProviderScriptedResponse[]>) => {
+    for (const [key, queue] of Object.entries(table)) {
+      if (!Array.isArray(queue)) throw new BadRequest(`script for ${key} must be an array`);
+      for (const r of queue) {
+        if (!r || typeof r !== "object" || !Number.isInteger(r.status)) {
+          throw new BadRequest(`script for ${key}: every entry needs an integer status`);
+        }
+      }
+      scripts.set(key, { queue: [...queue], next: 0 });
+    }
+  };
+  const readLog = (prefix?: string) =>
+    log.filter((e) => !prefix || e.path.startsWith(prefix)).map((e) => ({ ...e }));
+
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    listener: "primary" | "alt",
+  ): Promise<void> {
+    const u = new URL(req.url ?? "/", "http://origin.invalid");
+    const path = u.pathname;
+    const q = u.searchParams;
+    const method = req.method ?? "GET";
+    const base = bases[listener];
+
+    if (path.startsWith("/__")) {
+      if (path === "/__log" && (method === "GET" || method === "HEAD")) {
+        json(res, 200, { requests: readLog(q.get("path") ?? undefined) });
+      } else if (path === "/__reset" && method === "POST") {
+        await readBody(req);
+        reset();
+        json(res, 200, { ok: true });
+      } else if (path === "/__provider/script" && method === "POST") {
+        const raw = await readBody(req);
+        let table: unknown;
+        try {
+          table = JSON.parse(raw);
+        } catch {
+          throw new BadRequest("script body must be JSON");
+        }
+        if (!table || typeof table !== "object" || Array.isArray(table))
+          throw new BadRequest("script must be an object");
+        script(table as Record<string, ProviderScriptedResponse[]>);
+        json(res, 200, { ok: true, keys: [...scripts.keys()] });
+      } else if (path === "/__provider/script" && method === "DELETE") {
+        scripts.clear();
+        json(res, 200, { ok: true });
+      } else {
+        text(res, 404, "not found\n");
+      }
+      return;
+    }
+
+    log.push({
+      method,
+      path,
+      query: u.search.replace(/^\?/, ""),
+      host: req.headers.host ?? null,
+      ua: req.headers["user-agent"] ?? null,
+      auth: req.headers.authorization !== undefined,
+      listener,
+      at: Date.now(),
+    });
+
+    if (path === "/provider" || path.startsWith("/provider/")) {
+      const ppath = path.slice("/provider".length) || "/";
+      const pquery = u.search.replace(/^\?/, "");
+      let answer: ProviderScriptedResponse | undefined;
+      if (providerHandler) {
+        answer = await providerHandler({ method, path: ppath, query: pquery, headers: req.headers });
+      }
+      if (!answer) {
+        const entry = scripts.get(pquery ? `${ppath}?${pquery}` : ppath) ?? scripts.get(ppath);
+        if (entry && entry.queue.length > 0) {
+          answer = entry.queue[Math.min(entry.next, entry.queue.length - 1)];
+          entry.next++;
+        }
+      }
+      if (!answer) {
+        json(res, 404, { code: 404, msg: "no scripted provider response" });
+        return;
+      }
+      if (answer.delayMs) await sleep(answer.delayMs);
+      if (gone(res)) return;
+      const isString = typeof answer.body === "string";
+      const body =
+        answer.body === undefined ? "" : isString ? (answer.body as string) : JSON.stringify(answer.body);
+      const buf = Buffer.from(body, "utf8");
+      res.writeHead(answer.status, {
+        "Content-Type": isString ? "text/plain; charset=utf-8" : "application/json",
+        "Content-Length": String(buf.length),
+        ...answer.headers,
+      });
+      res.end(method === "HEAD" ? undefined : buf);
+      return;
+    }
+
+    if (method !== "GET" && method !== "HEAD") {
+      text(res, 405, "method not allowed\n", { Allow: "GET, HEAD" });
+      return;
+    }
+
+    const parts = path.split("/").filter((p) => p !== "");
+    const route = parts[0] ?? "";
+
+    switch (route) {
+      case "bytes": {
+        if (parts.length < 2) break;
+        await sendBytes(res, bytesOptions(q));
+        return;
+      }
+      case "status": {
+        const code = Number(parts[1]);
+        if (parts.length !== 2 || !Number.isInteger(code) || code < 200 || code > 999) break;
+        text(res, code, `status ${code}\n`);
+        return;
+      }
+      case "flaky": {
+        if (parts.length < 3) break;
+        const key = parts[1] as string;
+        const seen = (flaky.get(key) ?? 0) + 1;
+        flaky.set(key, seen);
+        const fail = intParam(q, "fail", 1);
+        if (seen <= fail) {
+          const status = intParam(q, "status", 500);
+          text(res, status, `flaky ${key}: failure ${seen} of ${fail}\n`);
+        } else {
+          await sendBytes(res, { ...bytesOptions(q), contentLength: true });
+        }
+        return;
+      }
+      case "truncate": {
+        if (parts.length < 2) break;
+        const size = intParam(q, "size", 1024);
+        const send = Math.min(intParam(q, "send", Math.floor(size / 2)), size);
+        const seed = intParam(q, "seed", 0);
+        res.writeHead(200, {
+          "Content-Type": q.get("type") || "application/octet-stream",
+          "Content-Length": String(size),
+          "Cache-Control": "no-store",
+        });
+        if (method === "HEAD") {
+          res.end();
+          return;
+        }
+        res.flushHeaders();
+        let offset = 0;
+        while (offset < send) {
+          if (gone(res)) return;
+          const n = Math.min(PIECE, send - offset);
+          const ok = res.write(patternPiece(offset, n, seed));
+          offset += n;
+          if (!ok && !(await drained(res))) return;
+        }
+        // Let the bytes reach the kernel (socket writes complete in order), then cut the
+        // connection without finishing the body.
+        const socket = res.socket;
+        if (socket && !socket.destroyed) {
+          await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+          socket.destroy();
+        }
+        return;
+      }
+      case "redirect": {
+        if (parts.length !== 1) break;
+        const to = q.get("to");
+        if (!to) throw new BadRequest("missing ?to=");
+        const status = intParam(q, "status", 302);
+        text(res, status, `redirect to ${to}\n`, { Location: to });
+        return;
+      }
+      case "redirect-chain": {
+        const n = Number(parts[1]);
+        if (parts.length < 3 || !Number.isSafeInteger(n) || n < 0) break;
+        if (n === 0) {
+          await sendBytes(res, bytesOptions(q));
+          return;
+        }
+        const rest = parts.slice(2).join("/");
+        const next = `/redirect-chain/${n - 1}/${rest}${u.search}`;
+        text(res, 302, `hop ${n}\n`, { Location: q.get("rel") === "1" ? next : `${base}${next}` });
+        return;
+      }
+      case "slow": {
+        if (parts.length < 2) break;
+        const delay = intParam(q, "delayMs", 1000);
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            res.off("close", done);
+            resolve();
+          };
+          const timer = setTimeout(done, delay);
+          res.on("close", done);
+        });
+        if (gone(res)) return;
+        await sendBytes(res, bytesOptions(q));
+        return;
+      }
+    }
+    text(res, 404, "not found\n");
+  }
+
+  const makeServer = (listener: "primary" | "alt"): Server => {
+    const server = createServer((req, res) => {
+      handle(req, res, listener).catch((err: unknown) => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (err instanceof BadRequest) text(res, 400, `${err.message}\n`);
+        else text(res, 500, `origin error: ${err instanceof Error ? err.message : String(err)}\n`);
+      });
+    });
+    server.keepAliveTimeout = 5_000;
+    return server;
+  };
+
+  const listen = (server: Server, h: string, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      server.once("error", onError);
+      server.listen(port, h, () => {
+        server.off("error", onError);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+
+  const fmt = (h: string, port: number) =>
+    h.includes(":") ? `http://[${h}]:${port}` : `http://${h}:${port}`;
+
+  const primary = makeServer("primary");
+  const primaryPort = await listen(primary, host, opts.port ?? 0);
+  bases.primary = fmt(host, primaryPort);
+
+  let alt = makeServer("alt");
+  let altHost = "";
+  for (const candidate of ["127.0.0.2", "::1"]) {
+    if (candidate === host) continue;
+    try {
+      const p = await listen(alt, candidate, 0);
+      altHost = candidate;
+      bases.alt = fmt(candidate, p);
+      break;
+    } catch {
+      alt = makeServer("alt");
+    }
+  }
+  if (!altHost) {
+    await new Promise<void>((resolve) => primary.close(() => resolve()));
+    throw new Error("origin: could not bind a second loopback listener (tried 127.0.0.2 and ::1)");
+  }
+
+  const closeServer = (s: Server) =>
+    new Promise<void>((resolve) => {
+      if (!s.listening) return resolve();
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+
+  return {
+    url: bases.primary,
+    altUrl: bases.alt,
+    altHost,
+    close: async () => {
+      await Promise.all([closeServer(primary), closeServer(alt)]);
+    },
+    log: readLog,
+    reset,
+    script,
+    clearScripts: () => scripts.clear(),
+    setProviderHandler: (fn) => {
+      providerHandler = fn;
+    },
+  };
+}

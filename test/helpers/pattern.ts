@@ -1,0 +1,241 @@
+// Deterministic test media: byte i of a file with seed S is (i + S * 7) % 251.
+//
+// Pure TypeScript, no Node imports: usable from Node (vitest globalSetup, scripts) and from
+// inside workerd (tests running in the Workers pool). The local media origin
+// (test/helpers/origin.ts) serves exactly these bytes, so tests can compare the size and
+// SHA-256 that the Worker records against `patternSha256(size, seed)`.
+//
+// 251 is prime, so the pattern never lines up with power-of-two chunk or block sizes and a
+// shifted, duplicated or dropped chunk changes the digest.
+
+const PERIOD = 251;
+const MIB = 1024 * 1024;
+/** Up to this size `patternSha256` hashes one buffer with `crypto.subtle.digest`. */
+const WHOLE_BUFFER_LIMIT = 64 * MIB;
+
+let periodTable: Uint8Array | undefined;
+
+/** One full period, repeated so that any 251-byte window can be copied with a single `set`. */
+function table(): Uint8Array {
+  if (!periodTable) {
+    periodTable = new Uint8Array(PERIOD * 2);
+    for (let i = 0; i < periodTable.length; i++) periodTable[i] = i % PERIOD;
+  }
+  return periodTable;
+}
+
+function mod(n: number, m: number): number {
+  return ((n % m) + m) % m;
+}
+
+/** Pattern value of byte 0 of a file with this seed. */
+function start(seed: number): number {
+  return mod(mod(Math.trunc(seed), PERIOD) * 7, PERIOD);
+}
+
+/** Writes the pattern bytes [offset, offset + out.length) of a file into `out`. */
+export function fillPattern(out: Uint8Array, offset: number, seed: number): Uint8Array {
+  const t = table();
+  let phase = mod(start(seed) + mod(offset, PERIOD), PERIOD);
+  let pos = 0;
+  while (pos < out.length) {
+    const n = Math.min(PERIOD, out.length - pos);
+    out.set(t.subarray(phase, phase + n), pos);
+    pos += n;
+    // n is PERIOD except for the last piece, so the phase only moves on the final (unused) step.
+    phase = mod(phase + n, PERIOD);
+  }
+  return out;
+}
+
+/** Bytes [offset, offset + length) of the file with this seed. */
+export function patternChunk(offset: number, length: number, seed: number): Uint8Array {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`bad offset ${offset}`);
+  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`bad length ${length}`);
+  return fillPattern(new Uint8Array(length), offset, seed);
+}
+
+/** The whole file as a stream of ≤ `chunkSize` pieces (constant memory). */
+export function patternStream(size: number, seed: number, chunkSize = 64 * 1024): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= size) {
+        controller.close();
+        return;
+      }
+      const n = Math.min(chunkSize, size - offset);
+      controller.enqueue(patternChunk(offset, n, seed));
+      offset += n;
+    },
+  });
+}
+
+function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+interface DigestStreamLike extends WritableStream<Uint8Array> {
+  readonly digest: Promise<ArrayBuffer>;
+}
+type DigestStreamCtor = new (algorithm: string) => DigestStreamLike;
+
+/**
+ * Lower-case hex SHA-256 of the `size`-byte file with this seed.
+ *
+ * - size ≤ 64 MiB: generated in ≤ 1 MiB chunks into one buffer, hashed with `crypto.subtle.digest`.
+ * - larger: incremental, constant memory — `crypto.DigestStream` when the runtime has it
+ *   (workerd), otherwise the small pure-TS SHA-256 below (Node: roughly 100–300 MB/s).
+ */
+export async function patternSha256(size: number, seed: number): Promise<string> {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad size ${size}`);
+  if (size <= WHOLE_BUFFER_LIMIT) {
+    const buf = new Uint8Array(size);
+    for (let off = 0; off < size; off += MIB) {
+      fillPattern(buf.subarray(off, Math.min(size, off + MIB)), off, seed);
+    }
+    return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", buf)));
+  }
+  const DigestStream = (crypto as unknown as { DigestStream?: DigestStreamCtor }).DigestStream;
+  if (typeof DigestStream === "function") {
+    const ds = new DigestStream("SHA-256");
+    const writer = ds.getWriter();
+    const chunk = new Uint8Array(MIB);
+    for (let off = 0; off < size; off += MIB) {
+      const n = Math.min(MIB, size - off);
+      // A fresh copy per write: the stream may hold on to the buffer until it is consumed.
+      await writer.write(fillPattern(chunk.subarray(0, n), off, seed).slice());
+    }
+    await writer.close();
+    return toHex(new Uint8Array(await ds.digest));
+  }
+  const h = new Sha256();
+  const chunk = new Uint8Array(MIB);
+  for (let off = 0; off < size; off += MIB) {
+    const n = Math.min(MIB, size - off);
+    h.update(fillPattern(chunk.subarray(0, n), off, seed));
+  }
+  return toHex(h.digest());
+}
+
+// --- minimal incremental SHA-256 (FIPS 180-4), used only for sizes above 64 MiB ---
+
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+  0xc67178f2,
+]);
+
+export class Sha256 {
+  private readonly h = new Uint32Array([
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+  ]);
+  private readonly w = new Uint32Array(64);
+  private readonly block = new Uint8Array(64);
+  private blockLen = 0;
+  private total = 0;
+  private done = false;
+
+  update(data: Uint8Array): this {
+    if (this.done) throw new Error("Sha256: update after digest");
+    this.total += data.length;
+    let pos = 0;
+    if (this.blockLen > 0) {
+      const n = Math.min(64 - this.blockLen, data.length);
+      this.block.set(data.subarray(0, n), this.blockLen);
+      this.blockLen += n;
+      pos = n;
+      if (this.blockLen === 64) {
+        this.compress(this.block, 0);
+        this.blockLen = 0;
+      }
+    }
+    while (data.length - pos >= 64) {
+      this.compress(data, pos);
+      pos += 64;
+    }
+    if (pos < data.length) {
+      this.block.set(data.subarray(pos), 0);
+      this.blockLen = data.length - pos;
+    }
+    return this;
+  }
+
+  digest(): Uint8Array {
+    if (this.done) throw new Error("Sha256: digest called twice");
+    this.done = true;
+    const bitsHi = Math.floor(this.total / 0x20000000);
+    const bitsLo = (this.total * 8) >>> 0;
+    const b = this.block;
+    b[this.blockLen++] = 0x80;
+    if (this.blockLen > 56) {
+      b.fill(0, this.blockLen);
+      this.compress(b, 0);
+      this.blockLen = 0;
+    }
+    b.fill(0, this.blockLen, 56);
+    const dv = new DataView(b.buffer, b.byteOffset, 64);
+    dv.setUint32(56, bitsHi);
+    dv.setUint32(60, bitsLo);
+    this.compress(b, 0);
+    const out = new Uint8Array(32);
+    const odv = new DataView(out.buffer);
+    for (let i = 0; i < 8; i++) odv.setUint32(i * 4, this.h[i]);
+    return out;
+  }
+
+  private compress(d: Uint8Array, p: number): void {
+    const w = this.w;
+    const h = this.h;
+    for (let i = 0; i < 16; i++) {
+      const j = p + i * 4;
+      w[i] = (d[j] << 24) | (d[j + 1] << 16) | (d[j + 2] << 8) | d[j + 3];
+    }
+    for (let i = 16; i < 64; i++) {
+      const x = w[i - 15];
+      const y = w[i - 2];
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+    }
+    let a = h[0];
+    let b = h[1];
+    let c = h[2];
+    let dd = h[3];
+    let e = h[4];
+    let f = h[5];
+    let g = h[6];
+    let hh = h[7];
+    for (let i = 0; i < 64; i++) {
+      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const ch = (e & f) ^ (~e & g);
+      const t1 = (hh + S1 + ch + K[i] + w[i]) | 0;
+      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const maj = (a & b) ^ (a & c) ^ (b & c);
+      const t2 = (S0 + maj) | 0;
+      hh = g;
+      g = f;
+      f = e;
+      e = (dd + t1) | 0;
+      dd = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) | 0;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += dd;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += hh;
+  }
+}
