@@ -38,10 +38,15 @@ export function toBase64(bytes: Uint8Array): string {
 export const toBase64Url = (bytes: Uint8Array) =>
   toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-/** Strict standard base64 (with padding) decoding; null for anything malformed. */
+/**
+ * Strict standard base64 (with padding) decoding; null for anything malformed or for a
+ * non-canonical encoding (stray low bits in the last character), so that exactly one string
+ * stands for each signature.
+ */
 export function fromBase64(value: string): Uint8Array | null {
   if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(value)) return null;
-  return Uint8Array.from(atob(value), (char) => char.charCodeAt(0));
+  const bytes = Uint8Array.from(atob(value), (char) => char.charCodeAt(0));
+  return toBase64(bytes) === value ? bytes : null;
 }
 
 export function fromBase64Url(value: string): Uint8Array | null {

@@ -83,3 +83,13 @@ describe("kie.ai webhook signature", () => {
     expect(checkTimestamp("2023-11-14T22:13:20Z", 300, 1700000000)).toBe("malformed_timestamp");
   });
 });
+
+describe("base64 decoding of signatures", () => {
+  it("rejects a non-canonical encoding of the right MAC (stray low bits)", async () => {
+    const { fromBase64, fromBase64Url } = await import("../../src/crypto");
+    expect(fromBase64("ih48RCm4DBnvaVSGvFV3T+mLtNUQ9bNKacEL4/ay1AA=")).not.toBeNull();
+    expect(fromBase64("ih48RCm4DBnvaVSGvFV3T+mLtNUQ9bNKacEL4/ay1AB=")).toBeNull();
+    expect(fromBase64Url("JqbdvKzeTw2WB1xxksrEwoaO9VyuFCh4pBDo9kyU1Mc")).not.toBeNull();
+    expect(fromBase64Url("JqbdvKzeTw2WB1xxksrEwoaO9VyuFCh4pBDo9kyU1Md")).toBeNull();
+  });
+});
