@@ -1,0 +1,217 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { config } from "../../src/config";
+import { signMediaLink } from "../../src/read/media-links";
+import { originBytes } from "../helpers/media";
+import { patternChunk, patternSha256 } from "../helpers/pattern";
+import { archiveUrl, seedQueuedAsset } from "../helpers/tasks";
+import { bearer, getStatus, request, uniqueId } from "../helpers/worker";
+
+const SIZE = 100_000;
+const SEED = 77;
+let key: string;
+let link: string;
+let etag: string;
+
+const sha256 = async (body: ArrayBuffer) =>
+  [...new Uint8Array(await crypto.subtle.digest("SHA-256", body))]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+
+beforeAll(async () => {
+  const { taskId, asset } = await archiveUrl(originBytes("serve.mp3", SIZE, SEED, { type: "audio/mpeg" }));
+  key = asset.key as string;
+  link = (await getStatus(taskId)).assets[0]?.url as string;
+  etag = (await env.MEDIA.head(key))?.httpEtag as string;
+});
+
+describe("GET /media/<key>", () => {
+  it("streams the whole object with its headers, for the bearer", async () => {
+    const response = await request(`/media/${key}`, { headers: bearer });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("audio/mpeg");
+    expect(response.headers.get("content-length")).toBe(String(SIZE));
+    expect(response.headers.get("accept-ranges")).toBe("bytes");
+    expect(response.headers.get("etag")).toBe(etag);
+    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+  });
+
+  it("serves the signed link of the status JSON without a bearer", async () => {
+    expect(link).toMatch(new RegExp(`^/media/${key}\\?expires=\\d+&sig=[A-Za-z0-9_-]+$`));
+    const response = await request(link);
+    expect(response.status).toBe(200);
+    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+  });
+
+  it("answers HEAD with the headers and no body", async () => {
+    const response = await request(`/media/${key}`, { method: "HEAD", headers: bearer });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-length")).toBe(String(SIZE));
+    expect(await response.text()).toBe("");
+  });
+
+  it.each([
+    ["bytes=0-99", 0, 99],
+    ["bytes=99990-", 99_990, SIZE - 1],
+    ["bytes=-10", SIZE - 10, SIZE - 1],
+    ["bytes=50000-50000", 50_000, 50_000],
+    ["bytes=99000-200000", 99_000, SIZE - 1],
+  ])("answers %s with 206 and exactly those bytes", async (range, start, end) => {
+    const response = await request(link, { headers: { range } });
+    expect(response.status).toBe(206);
+    expect(response.headers.get("content-range")).toBe(`bytes ${start}-${end}/${SIZE}`);
+    expect(response.headers.get("content-length")).toBe(String(end - start + 1));
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(patternChunk(start, end - start + 1, SEED));
+  });
+
+  it.each(["bytes=100000-", "bytes=200000-300000"])("answers %s with 416", async (range) => {
+    const response = await request(link, { headers: { range } });
+    expect(response.status).toBe(416);
+    expect(response.headers.get("content-range")).toBe(`bytes */${SIZE}`);
+  });
+
+  it("serves the whole object for a multi-range request", async () => {
+    const response = await request(link, { headers: { range: "bytes=0-1,5-6" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-length")).toBe(String(SIZE));
+    await response.body?.cancel();
+  });
+
+  it("answers 304 to a matching If-None-Match, and 200 to a stale one", async () => {
+    const fresh = await request(link, { headers: { "if-none-match": etag } });
+    expect(fresh.status).toBe(304);
+    expect(await fresh.text()).toBe("");
+    const stale = await request(link, { headers: { "if-none-match": '"something-else"' } });
+    expect(stale.status).toBe(200);
+    await stale.body?.cancel();
+  });
+
+  it("answers 404 for an absent object and for keys outside the archive layout", async () => {
+    for (const path of [
+      "music/nope/nope/audio.mp3",
+      "music/../../etc/passwd",
+      "music%2F..%2Fsecret",
+      ".staging/x/y",
+      "random.txt",
+    ]) {
+      const response = await request(`/media/${path}`, { headers: bearer });
+      expect(response.status, path).toBe(404);
+    }
+  });
+
+  it("answers 401 without a bearer or a signature", async () => {
+    expect((await request(`/media/${key}`)).status).toBe(401);
+    expect((await request(`/media/${key}`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+  });
+
+  it("answers 401 to a tampered signature, expiry or key", async () => {
+    const url = new URL(link, "https://x");
+    const sig = url.searchParams.get("sig") as string;
+    const expires = url.searchParams.get("expires") as string;
+    const flipped = (sig[0] === "A" ? "B" : "A") + sig.slice(1);
+    expect((await request(`/media/${key}?expires=${expires}&sig=${flipped}`)).status).toBe(401);
+    expect((await request(`/media/${key}?expires=${Number(expires) + 1}&sig=${sig}`)).status).toBe(401);
+    const otherKey = key.replace(/drums/, "bass");
+    expect((await request(`/media/${otherKey}?expires=${expires}&sig=${sig}`)).status).toBe(401);
+    expect((await request(`/media/${key}?expires=${expires}`)).status).toBe(401);
+  });
+
+  it("answers 401 to an expired link, even one signed with the right key", async () => {
+    const cfg = config(env);
+    const expired = await signMediaLink(
+      cfg,
+      key,
+      Math.floor(Date.now() / 1000) - cfg.mediaLinkTtlSeconds - 1,
+    );
+    expect((await request(expired as string)).status).toBe(401);
+    const valid = await signMediaLink(cfg, key, Math.floor(Date.now() / 1000));
+    const response = await request(valid as string);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+  });
+
+  it("stops accepting links when the signing key changes", async () => {
+    const response = await request(link, {}, { MEDIA_SIGNING_KEY: "rotated" });
+    expect(response.status).toBe(401);
+  });
+});
+
+describe("task routes", () => {
+  it("requires the bearer token", async () => {
+    expect((await request(`/tasks/${uniqueId()}`)).status).toBe(401);
+    expect((await request("/tasks", { method: "POST", body: "{}" })).status).toBe(401);
+  });
+
+  it("fails closed when API_TOKEN is not set", async () => {
+    const response = await request(`/tasks/${uniqueId()}`, { headers: bearer }, { API_TOKEN: "" });
+    expect(response.status).toBe(503);
+  });
+
+  it("answers 404 task_not_found for an unknown task, and 400 for a malformed id", async () => {
+    const unknown = await request(`/tasks/${uniqueId()}`, { headers: bearer });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("task_not_found");
+    expect((await request("/tasks/bad.id", { headers: bearer })).status).toBe(400);
+  });
+
+  it("registers a task: 201, then 200, awaiting its callback", async () => {
+    const taskId = uniqueId("reg");
+    const post = () =>
+      request("/tasks", {
+        method: "POST",
+        headers: { ...bearer, "content-type": "application/json" },
+        body: JSON.stringify({ taskId, kind: "separation" }),
+      });
+    const first = await post();
+    expect(first.status).toBe(201);
+    expect(await first.json()).toMatchObject({
+      taskId,
+      kind: "separation",
+      state: "awaiting_callback",
+      stage: null,
+    });
+    expect((await post()).status).toBe(200);
+    expect(await getStatus(taskId)).toMatchObject({ state: "awaiting_callback", archive: { state: "none" } });
+  });
+
+  it("rejects a registration with a bad body", async () => {
+    const headers = { ...bearer, "content-type": "application/json" };
+    const bad = await request("/tasks", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ taskId: "../x", kind: "music" }),
+    });
+    expect(bad.status).toBe(400);
+    const worse = await request("/tasks", { method: "POST", headers, body: "nope" });
+    expect(((await worse.json()) as { error: { code: string } }).error.code).toBe("invalid_json");
+  });
+
+  it("re-enqueues failed assets on retry and archives them once the origin recovers", async () => {
+    const key = `recover-${uniqueId()}`;
+    // The first request fails permanently (404), every later one succeeds.
+    const url = `${env.ORIGIN_URL}/flaky/${key}/a.mp3?fail=1&status=404&size=2000&seed=5`;
+    const { taskId, asset } = await archiveUrl(url);
+    expect(asset.state).toBe("failed");
+    const response = await request(`/tasks/${taskId}/retry`, { method: "POST", headers: bearer });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ taskId, requeued: 1 });
+    const { waitForStatus, settled } = await import("../helpers/worker");
+    const status = await waitForStatus(taskId, (s) => settled(s) && s.assets[0]?.state === "stored");
+    expect(status.assets[0]).toMatchObject({
+      state: "stored",
+      bytes: 2000,
+      sha256: await patternSha256(2000, 5),
+      error: null,
+    });
+    expect(status.archive.state).toBe("archived");
+  });
+
+  it("answers 404 to a retry of an unknown task, and requeues nothing on a healthy one", async () => {
+    expect((await request(`/tasks/${uniqueId()}/retry`, { method: "POST", headers: bearer })).status).toBe(
+      404,
+    );
+    const taskId = await seedQueuedAsset("video", "video", originBytes("fresh.mp4", 10, 1));
+    const response = await request(`/tasks/${taskId}/retry`, { method: "POST", headers: bearer });
+    expect(await response.json()).toEqual({ taskId, requeued: 0 });
+  });
+});
