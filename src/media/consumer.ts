@@ -54,12 +54,18 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
   if (!job) return;
   const task = taskStub(env, job.taskId);
   const claim = await task.claim(job.asset);
+  const cfg = config(env);
+  if (claim.status === "retry") {
+    const delaySeconds = backoffSeconds(message.attempts, cfg.retryBaseSeconds);
+    log("media_retry", { taskId: job.taskId, asset: job.asset, attempt: message.attempts, delaySeconds, error: claim.reason });
+    message.retry({ delaySeconds });
+    return;
+  }
   if (claim.status !== "claimed") {
     log("media_job_skipped", { taskId: job.taskId, asset: job.asset, reason: claim.status });
     message.ack();
     return;
   }
-  const cfg = config(env);
   let url = claim.url;
   for (;;) {
     try {

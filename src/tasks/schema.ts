@@ -17,6 +17,12 @@ export type TaskRow = {
   first_callback_at: number | null;
   last_callback_at: number | null;
   manifest_version: string | null;
+  next_poll_at: number | null;
+  poll_attempts: number;
+  poll_started_at: number | null;
+  last_poll_at: number | null;
+  last_poll_status: string | null;
+  poll_error: string | null;
 };
 
 export type AssetRow = {
@@ -39,6 +45,8 @@ export type AssetRow = {
   enqueue_until: number | null;
   queued_at: number | null;
   position: number;
+  /** 1 once the provider's record-info listed this URL (confirmation mode). */
+  confirmed: number;
   created_at: number;
   updated_at: number;
 };
@@ -59,7 +67,13 @@ const MIGRATIONS = [
      updated_at INTEGER,
      first_callback_at INTEGER,
      last_callback_at INTEGER,
-     manifest_version TEXT
+     manifest_version TEXT,
+     next_poll_at INTEGER,
+     poll_attempts INTEGER NOT NULL DEFAULT 0,
+     poll_started_at INTEGER,
+     last_poll_at INTEGER,
+     last_poll_status TEXT,
+     poll_error TEXT
    );
    CREATE TABLE callbacks (
      hash TEXT PRIMARY KEY,
@@ -87,6 +101,7 @@ const MIGRATIONS = [
      enqueue_until INTEGER,
      queued_at INTEGER,
      position INTEGER NOT NULL,
+     confirmed INTEGER NOT NULL DEFAULT 0,
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    );`,

@@ -38,6 +38,14 @@ export interface TaskStatus {
     lastAt: string | null;
   };
   archive: { state: ArchiveState; stored: number; failed: number; total: number; bytes: number };
+  /** Polling of the provider's record-info for a task the callbacks left silent. */
+  reconcile: {
+    attempts: number;
+    lastAt: string | null;
+    lastStatus: string | null;
+    nextAt: string | null;
+    error: string | null;
+  };
   tracks: TrackInfo[];
   assets: AssetStatus[];
 }
@@ -56,7 +64,12 @@ export function archiveState(task: Pick<TaskRow, "state">, assets: Pick<AssetRow
   return assets.some((asset) => asset.state === "failed") ? "failed" : "archived";
 }
 
-export function buildStatus(task: TaskRow, assets: AssetRow[], distinct: number): TaskStatus {
+export function buildStatus(
+  task: TaskRow,
+  assets: AssetRow[],
+  distinct: number,
+  nextPollAt: number | null,
+): TaskStatus {
   const stored = assets.filter((asset) => asset.state === "stored");
   return {
     taskId: task.task_id,
@@ -80,6 +93,13 @@ export function buildStatus(task: TaskRow, assets: AssetRow[], distinct: number)
       failed: assets.filter((asset) => asset.state === "failed").length,
       total: assets.length,
       bytes: stored.reduce((sum, asset) => sum + (asset.bytes ?? 0), 0),
+    },
+    reconcile: {
+      attempts: task.poll_attempts,
+      lastAt: iso(task.last_poll_at),
+      lastStatus: task.last_poll_status,
+      nextAt: iso(nextPollAt),
+      error: task.poll_error,
     },
     tracks: JSON.parse(task.tracks) as TrackInfo[],
     assets: assets.map((asset) => ({

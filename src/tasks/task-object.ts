@@ -1,7 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
+import { config } from "../config";
 import type { Kind } from "../ids";
 import type { MediaJob } from "../media/job";
 import { manifestKey } from "../media/keys";
+import { fetchRecordInfo, type RecordInfo } from "../provider/record-info";
 import {
   type AssetSpec,
   type ReceivedCallback,
@@ -11,6 +13,7 @@ import {
   type TaskUpdate,
   type TrackInfo,
 } from "./model";
+import { GIVE_UP_AFTER_MS, nextPollDelay } from "./reconcile";
 import { type AssetRow, migrate, type TaskRow } from "./schema";
 import { buildStatus, type TaskStatus } from "./status";
 
@@ -24,6 +27,8 @@ const ENQUEUE_LEASE_MS = 30 * 1000;
 /** A `queued` asset untouched this long lost its message; the watchdog sends a new one. */
 const QUEUED_STALE_MS = 60 * 60 * 1000;
 const SEND_BATCH_LIMIT = 100;
+/** How long a record-info answer counts as fresh when confirming callback URLs. */
+const CONFIRMATION_FRESH_MS = 30_000;
 
 export type ReceiveResult =
   | { outcome: "recorded"; duplicate: boolean; enqueued: number }
@@ -31,7 +36,9 @@ export type ReceiveResult =
 
 export type Claim =
   | { status: "claimed"; kind: Kind; taskId: string; url: string; fallbackUrl: string | null }
-  | { status: "stored" | "failed" | "busy" | "unknown" };
+  | { status: "stored" | "failed" | "busy" | "unknown" }
+  /** Not decidable now (confirmation mode, provider unreachable): redeliver later. */
+  | { status: "retry"; reason: string };
 
 export interface StoredMedia {
   key: string;
@@ -47,6 +54,8 @@ export interface StoredMedia {
  */
 export class TaskObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** The provider's latest record-info for this task, shared by concurrent confirmations. */
+  private recordInfo: { at: number; answer: Promise<RecordInfo> } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -79,6 +88,7 @@ export class TaskObject extends DurableObject<Env> {
         now,
       );
       this.apply(callback, now);
+      this.rescheduleReconciliation(now);
     }
     // A duplicate still re-drives assets whose earlier enqueue failed: that is why providers retry.
     const enqueued = await this.enqueueDue(now);
@@ -99,29 +109,46 @@ export class TaskObject extends DurableObject<Env> {
     return task ? this.statusOf(task) : null;
   }
 
-  /** Hands an asset to one consumer at a time; a stored or failed asset is never fetched again. */
+  /**
+   * Hands an asset to one consumer at a time; a stored or failed asset is never fetched again.
+   * In confirmation mode a callback's URL is first checked against the provider's record-info.
+   */
   async claim(name: string): Promise<Claim> {
-    const task = this.task();
-    const asset = this.asset(name);
-    if (!task || !asset) return { status: "unknown" };
-    if (asset.state === "stored" || asset.state === "failed") return { status: asset.state };
-    const now = Date.now();
-    if (asset.state === "downloading" && (asset.lease_until ?? 0) > now) return { status: "busy" };
-    this.sql.exec(
-      `UPDATE assets SET state = 'downloading', lease_until = ?, enqueue_until = NULL,
-         attempts = attempts + 1, updated_at = ? WHERE name = ?`,
-      now + DOWNLOAD_LEASE_MS,
-      now,
-      name,
-    );
-    await this.scheduleWatchdog();
-    return {
-      status: "claimed",
-      kind: task.kind,
-      taskId: task.task_id,
-      url: asset.url,
-      fallbackUrl: asset.using_fallback ? null : asset.fallback_url,
-    };
+    for (let confirmed = false; ; confirmed = true) {
+      const task = this.task();
+      const asset = this.asset(name);
+      if (!task || !asset) return { status: "unknown" };
+      if (asset.state === "stored" || asset.state === "failed") return { status: asset.state };
+      const now = Date.now();
+      if (asset.state === "downloading" && (asset.lease_until ?? 0) > now) return { status: "busy" };
+      if (!confirmed && this.needsConfirmation(asset)) {
+        const verdict = await this.confirmUrl(task, asset.url);
+        if (verdict === "unconfirmed") {
+          await this.failAsset(name, `unconfirmed_url: the provider's record-info does not list ${asset.url}`);
+          return { status: "failed" };
+        }
+        if (verdict !== "confirmed") {
+          this.sql.exec("UPDATE assets SET error = ? WHERE name = ?", verdict.reason, name);
+          return { status: "retry", reason: verdict.reason };
+        }
+        continue; // the await let other requests in: look at the asset again
+      }
+      this.sql.exec(
+        `UPDATE assets SET state = 'downloading', lease_until = ?, enqueue_until = NULL,
+           attempts = attempts + 1, updated_at = ? WHERE name = ?`,
+        now + DOWNLOAD_LEASE_MS,
+        now,
+        name,
+      );
+      await this.scheduleAlarm();
+      return {
+        status: "claimed",
+        kind: task.kind,
+        taskId: task.task_id,
+        url: asset.url,
+        fallbackUrl: asset.using_fallback ? null : asset.fallback_url,
+      };
+    }
   }
 
   async assetStored(name: string, media: StoredMedia): Promise<void> {
@@ -144,25 +171,20 @@ export class TaskObject extends DurableObject<Env> {
    */
   async assetFailed(name: string, error: string): Promise<{ retryUrl: string | null }> {
     const asset = this.asset(name);
-    if (!asset || asset.state === "stored") return { retryUrl: null };
-    const now = Date.now();
-    if (asset.fallback_url && !asset.using_fallback) {
+    const task = this.task();
+    if (!task || !asset || asset.state === "stored") return { retryUrl: null };
+    const twin = asset.using_fallback ? null : asset.fallback_url;
+    if (twin && (!this.needsConfirmation(asset) || (await this.confirmUrl(task, twin)) === "confirmed")) {
       this.sql.exec(
         `UPDATE assets SET url = fallback_url, fallback_url = url, using_fallback = 1, error = ?, updated_at = ?
            WHERE name = ?`,
         `${error} (now trying the source URL)`,
-        now,
+        Date.now(),
         name,
       );
-      return { retryUrl: asset.fallback_url };
+      return { retryUrl: twin };
     }
-    this.sql.exec(
-      "UPDATE assets SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? WHERE name = ?",
-      error,
-      now,
-      name,
-    );
-    await this.afterChange();
+    await this.failAsset(name, error);
     return { retryUrl: null };
   }
 
@@ -183,13 +205,7 @@ export class TaskObject extends DurableObject<Env> {
     const asset = this.asset(name);
     if (!asset || asset.state === "stored" || asset.state === "failed") return;
     if (asset.state === "downloading" && (asset.lease_until ?? 0) > Date.now()) return;
-    this.sql.exec(
-      "UPDATE assets SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? WHERE name = ?",
-      `retries exhausted: ${asset.error ?? "no error recorded"}`,
-      Date.now(),
-      name,
-    );
-    await this.afterChange();
+    await this.failAsset(name, `retries exhausted: ${asset.error ?? "no error recorded"}`);
   }
 
   /** Re-enqueues failed and stuck assets (the retry endpoint). Returns how many. */
@@ -215,7 +231,10 @@ export class TaskObject extends DurableObject<Env> {
     return count;
   }
 
-  /** Watchdog: re-drives assets whose lease expired or whose message went missing. */
+  /**
+   * The task's one alarm: the watchdog (re-drives assets whose lease expired or whose message went
+   * missing) and reconciliation (polls record-info for a task the callbacks left silent).
+   */
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.sql.exec(
@@ -225,13 +244,17 @@ export class TaskObject extends DurableObject<Env> {
       now,
       now - QUEUED_STALE_MS,
     );
+    const task = this.task();
+    if (task && this.pollDueAt(task) !== null && (this.pollDueAt(task) as number) <= now) {
+      await this.reconcile(task, now);
+    }
     await this.enqueueDue(now);
     await this.afterChange();
   }
 
   private statusOf(task: TaskRow): TaskStatus {
     const distinct = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM callbacks").one().n;
-    return buildStatus(task, this.assets(), distinct);
+    return buildStatus(task, this.assets(), distinct, this.pollDueAt(task));
   }
 
   private task(): TaskRow | null {
@@ -254,13 +277,105 @@ export class TaskObject extends DurableObject<Env> {
 
   private ensureTask(taskId: string, kind: Kind, now: number): TaskRow {
     this.sql.exec(
-      `INSERT INTO task (id, task_id, kind, state, created_at) VALUES (1, ?, ?, 'awaiting_callback', ?)
+      `INSERT INTO task (id, task_id, kind, state, created_at, next_poll_at)
+         VALUES (1, ?, ?, 'awaiting_callback', ?, ?)
          ON CONFLICT (id) DO NOTHING`,
       taskId,
       kind,
       now,
+      now + config(this.env).reconcileAfterSeconds * 1000,
     );
     return this.task() as TaskRow;
+  }
+
+  private async failAsset(name: string, error: string): Promise<void> {
+    this.sql.exec(
+      "UPDATE assets SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? WHERE name = ?",
+      error,
+      Date.now(),
+      name,
+    );
+    await this.afterChange();
+  }
+
+  /** A callback shows the provider is alive: polling starts over, after another quiet period. */
+  private rescheduleReconciliation(now: number): void {
+    this.sql.exec(
+      `UPDATE task SET poll_attempts = 0, poll_started_at = NULL, poll_error = NULL,
+         next_poll_at = CASE WHEN state IN ('succeeded', 'failed') THEN NULL ELSE ? END WHERE id = 1`,
+      now + config(this.env).reconcileAfterSeconds * 1000,
+    );
+  }
+
+  /** When the task should next be polled; null when polling is off or the task is finished. */
+  private pollDueAt(task: TaskRow): number | null {
+    if (!config(this.env).providerApiKey) return null;
+    if (task.state === "succeeded" || task.state === "failed") return null;
+    return task.next_poll_at;
+  }
+
+  /**
+   * Asks the provider's record-info for the task's result and records what it says, like a
+   * callback would (assets found this way say `via: "poll"`). Errors are kept on the task and
+   * polled again later, on a schedule that grows; after 24 hours the task is given up.
+   */
+  private async reconcile(task: TaskRow, now: number): Promise<void> {
+    const info = await fetchRecordInfo(config(this.env), task.kind, task.task_id);
+    this.recordInfo = { at: now, answer: Promise.resolve(info) };
+    const attempts = task.poll_attempts + 1;
+    const startedAt = task.poll_started_at ?? now;
+    if (info.outcome === "result") {
+      if (info.update) this.apply(info.update, now);
+    } else {
+      console.warn(
+        JSON.stringify({ event: "reconcile_failed", taskId: task.task_id, outcome: info.outcome, error: info.message }),
+      );
+    }
+    const finished = ["succeeded", "failed"].includes((this.task() as TaskRow).state);
+    let next: number | null = finished ? null : now + nextPollDelay(attempts, info.outcome);
+    this.sql.exec(
+      `UPDATE task SET poll_attempts = ?, poll_started_at = ?, last_poll_at = ?, last_poll_status = ?,
+         poll_error = ? WHERE id = 1`,
+      attempts,
+      startedAt,
+      now,
+      info.outcome === "result" ? info.status : info.outcome,
+      info.outcome === "result" ? null : info.message,
+    );
+    if (next !== null && next - startedAt > GIVE_UP_AFTER_MS) {
+      next = null;
+      this.sql.exec(
+        `UPDATE task SET state = 'failed', poll_error = ? || COALESCE(' (last error: ' || poll_error || ')', '')
+           WHERE id = 1`,
+        "no final result from the provider after 24 hours of polling",
+      );
+    }
+    this.sql.exec("UPDATE task SET next_poll_at = ? WHERE id = 1", next);
+  }
+
+  private needsConfirmation(asset: AssetRow): boolean {
+    return config(this.env).confirmWithProvider && asset.via === "callback" && !asset.confirmed;
+  }
+
+  /**
+   * Confirmation mode: is `url` one the provider itself lists for this task? Concurrent claims
+   * share one record-info request, and an answer is reused for CONFIRMATION_FRESH_MS.
+   */
+  private async confirmUrl(task: TaskRow, url: string): Promise<"confirmed" | "unconfirmed" | { reason: string }> {
+    const cfg = config(this.env);
+    if (!cfg.providerApiKey) return { reason: "CONFIRM_WITH_PROVIDER is on but PROVIDER_API_KEY is not set" };
+    const now = Date.now();
+    if (!this.recordInfo || now - this.recordInfo.at > CONFIRMATION_FRESH_MS) {
+      this.recordInfo = { at: now, answer: fetchRecordInfo(cfg, task.kind, task.task_id) };
+    }
+    const info = await this.recordInfo.answer;
+    if (info.outcome !== "result") {
+      this.recordInfo = null;
+      return { reason: `cannot confirm the URL yet: ${info.message}` };
+    }
+    if (!info.urls.has(url)) return "unconfirmed";
+    this.sql.exec("UPDATE assets SET confirmed = 1 WHERE url = ? OR fallback_url = ?", url, url);
+    return "confirmed";
   }
 
   /** Applies a validated update; a stage lower than the current one changes nothing. */
@@ -328,7 +443,7 @@ export class TaskObject extends DurableObject<Env> {
       }
     } catch (error) {
       mark("UPDATE assets SET enqueue_until = NULL WHERE name = ? AND state = 'pending'");
-      await this.scheduleWatchdog();
+      await this.scheduleAlarm();
       throw error;
     }
     const sentAt = Date.now();
@@ -361,11 +476,11 @@ export class TaskObject extends DurableObject<Env> {
         await this.ctx.storage.setAlarm(Date.now() + 30_000);
       }
     }
-    await this.scheduleWatchdog();
+    await this.scheduleAlarm();
   }
 
-  /** Arms the alarm for the earliest moment an asset could be stranded. */
-  private async scheduleWatchdog(): Promise<void> {
+  /** Arms the alarm for the earliest moment an asset could be stranded or a poll is due. */
+  private async scheduleAlarm(): Promise<void> {
     const { next } = this.sql
       .exec<{ next: number | null }>(
         `SELECT MIN(CASE state WHEN 'downloading' THEN lease_until
@@ -375,10 +490,13 @@ export class TaskObject extends DurableObject<Env> {
         QUEUED_STALE_MS,
       )
       .one();
-    if (next === null) return;
-    const at = Math.max(next, Date.now() + 1000);
+    const task = this.task();
+    const poll = task ? this.pollDueAt(task) : null;
+    const earliest = [next, poll].filter((at): at is number => at !== null);
+    if (earliest.length === 0) return;
+    const at = Math.max(Math.min(...earliest), Date.now() + 1000);
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (current === null || current > at || current < Date.now()) await this.ctx.storage.setAlarm(at);
   }
 }
 
