@@ -1,37 +1,58 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
 
 // wrangler's config reader warns about secrets it cannot find; the tests set their own below.
 process.env.API_TOKEN ??= "test-api-token";
 
-export default defineConfig({
+/**
+ * A project of tests running inside workerd with the real local Durable Object, Queue and R2.
+ * Fixed values so that a developer's .dev.vars never changes a test's outcome; `vars` differ
+ * per project where a setting is read by the Durable Object or the consumer (their env comes
+ * from here, not from the test).
+ */
+const workers = (
+  name: string,
+  include: string[],
+  vars: Record<string, string> = {},
+): TestProjectInlineConfiguration => ({
   plugins: [
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        // Fixed values so that a developer's .dev.vars never changes a test's outcome.
         bindings: {
           CALLBACK_TOKENS: "test-token-a,test-token-b",
           API_TOKEN: "test-api-token",
           WEBHOOK_HMAC_KEY: "",
           MEDIA_SIGNING_KEY: "",
-          PROVIDER_API_KEY: "",
+          PROVIDER_API_KEY: "test-provider-key",
+          PROVIDER_API_BASE: `${inject("originUrl")}/provider`,
           LOCAL_DEV: "true",
           RETRY_BASE_SECONDS: "0",
           PART_SIZE_BYTES: String(5 * 1024 * 1024),
           MEDIA_FETCH_TIMEOUT_MS: "5000",
           ORIGIN_URL: inject("originUrl"),
           ORIGIN_ALT_URL: inject("originAltUrl"),
+          ...vars,
         },
       },
     })),
   ],
   test: {
+    name,
+    include,
     globalSetup: ["./test/global-setup.ts"],
-    include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
-    // Structured logs are shown only for failing tests.
-    silent: "passed-only",
     testTimeout: 30_000,
     hookTimeout: 30_000,
+  },
+});
+
+export default defineConfig({
+  test: {
+    // Structured logs are shown only for failing tests.
+    silent: "passed-only",
+    projects: [
+      workers("workers", ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"]),
+      workers("confirmation", ["test/confirmation/**/*.test.ts"], { CONFIRM_WITH_PROVIDER: "true" }),
+    ],
   },
 });

@@ -57,7 +57,13 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
   const cfg = config(env);
   if (claim.status === "retry") {
     const delaySeconds = backoffSeconds(message.attempts, cfg.retryBaseSeconds);
-    log("media_retry", { taskId: job.taskId, asset: job.asset, attempt: message.attempts, delaySeconds, error: claim.reason });
+    log("media_retry", {
+      taskId: job.taskId,
+      asset: job.asset,
+      attempt: message.attempts,
+      delaySeconds,
+      error: claim.reason,
+    });
     message.retry({ delaySeconds });
     return;
   }

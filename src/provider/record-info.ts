@@ -14,7 +14,7 @@ export const RECORD_INFO_PATHS: Record<Kind, string> = {
 const TIMEOUT_MS = 10_000;
 
 const MaybeString = z.string().nullish();
-const Envelope = z.looseObject({ code: z.number().int(), msg: MaybeString, data: z.unknown() });
+const Envelope = z.looseObject({ code: z.number().int(), msg: MaybeString, data: z.unknown().optional() });
 
 /** record-info is camelCase (callbacks are snake_case). */
 const SunoTrack = z.looseObject({
@@ -69,7 +69,9 @@ const FAILED = /_FAILED$|^SENSITIVE_WORD_ERROR$/;
 const snakeCase = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
 function urlsOf(assets: AssetSpec[]): Set<string> {
-  return new Set(assets.flatMap((asset) => (asset.fallbackUrl ? [asset.url, asset.fallbackUrl] : [asset.url])));
+  return new Set(
+    assets.flatMap((asset) => (asset.fallbackUrl ? [asset.url, asset.fallbackUrl] : [asset.url])),
+  );
 }
 
 /**
@@ -178,7 +180,8 @@ export async function fetchRecordInfo(cfg: Config, kind: Kind, taskId: string): 
   if (code === 429 || code === 405 || code === 430) {
     return { outcome: "rate_limited", message: `the provider is rate limiting (${code}${said})` };
   }
-  if (code === 404) return { outcome: "not_found", message: `the provider does not know this task (404${said})` };
+  if (code === 404)
+    return { outcome: "not_found", message: `the provider does not know this task (404${said})` };
   if (code !== 200 || !envelope.success) {
     return { outcome: "unavailable", message: `record-info answered ${code}${said}` };
   }

@@ -124,7 +124,10 @@ export class TaskObject extends DurableObject<Env> {
       if (!confirmed && this.needsConfirmation(asset)) {
         const verdict = await this.confirmUrl(task, asset.url);
         if (verdict === "unconfirmed") {
-          await this.failAsset(name, `unconfirmed_url: the provider's record-info does not list ${asset.url}`);
+          await this.failAsset(
+            name,
+            `unconfirmed_url: the provider's record-info does not list ${asset.url}`,
+          );
           return { status: "failed" };
         }
         if (verdict !== "confirmed") {
@@ -174,7 +177,8 @@ export class TaskObject extends DurableObject<Env> {
     const task = this.task();
     if (!task || !asset || asset.state === "stored") return { retryUrl: null };
     const twin = asset.using_fallback ? null : asset.fallback_url;
-    if (twin && (!this.needsConfirmation(asset) || (await this.confirmUrl(task, twin)) === "confirmed")) {
+    const twinNeedsConfirmation = this.needsConfirmation({ ...asset, confirmed: 0 });
+    if (twin && (!twinNeedsConfirmation || (await this.confirmUrl(task, twin)) === "confirmed")) {
       this.sql.exec(
         `UPDATE assets SET url = fallback_url, fallback_url = url, using_fallback = 1, error = ?, updated_at = ?
            WHERE name = ?`,
@@ -328,7 +332,12 @@ export class TaskObject extends DurableObject<Env> {
       if (info.update) this.apply(info.update, now);
     } else {
       console.warn(
-        JSON.stringify({ event: "reconcile_failed", taskId: task.task_id, outcome: info.outcome, error: info.message }),
+        JSON.stringify({
+          event: "reconcile_failed",
+          taskId: task.task_id,
+          outcome: info.outcome,
+          error: info.message,
+        }),
       );
     }
     const finished = ["succeeded", "failed"].includes((this.task() as TaskRow).state);
@@ -361,7 +370,10 @@ export class TaskObject extends DurableObject<Env> {
    * Confirmation mode: is `url` one the provider itself lists for this task? Concurrent claims
    * share one record-info request, and an answer is reused for CONFIRMATION_FRESH_MS.
    */
-  private async confirmUrl(task: TaskRow, url: string): Promise<"confirmed" | "unconfirmed" | { reason: string }> {
+  private async confirmUrl(
+    task: TaskRow,
+    url: string,
+  ): Promise<"confirmed" | "unconfirmed" | { reason: string }> {
     const cfg = config(this.env);
     if (!cfg.providerApiKey) return { reason: "CONFIRM_WITH_PROVIDER is on but PROVIDER_API_KEY is not set" };
     const now = Date.now();
@@ -374,7 +386,7 @@ export class TaskObject extends DurableObject<Env> {
       return { reason: `cannot confirm the URL yet: ${info.message}` };
     }
     if (!info.urls.has(url)) return "unconfirmed";
-    this.sql.exec("UPDATE assets SET confirmed = 1 WHERE url = ? OR fallback_url = ?", url, url);
+    this.sql.exec("UPDATE assets SET confirmed = 1 WHERE url = ?", url);
     return "confirmed";
   }
 
