@@ -56,15 +56,7 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
   const claim = await task.claim(job.asset);
   const cfg = config(env);
   if (claim.status === "retry") {
-    const delaySeconds = backoffSeconds(message.attempts, cfg.retryBaseSeconds);
-    log("media_retry", {
-      taskId: job.taskId,
-      asset: job.asset,
-      attempt: message.attempts,
-      delaySeconds,
-      error: claim.reason,
-    });
-    message.retry({ delaySeconds });
+    retryLater(message, job, claim.reason, cfg.retryBaseSeconds);
     return;
   }
   if (claim.status !== "claimed") {
@@ -93,18 +85,23 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
         return;
       }
       await task.assetRetrying(job.asset, reason);
-      const delaySeconds = backoffSeconds(message.attempts, cfg.retryBaseSeconds);
-      log("media_retry", {
-        taskId: job.taskId,
-        asset: job.asset,
-        attempt: message.attempts,
-        delaySeconds,
-        error: reason,
-      });
-      message.retry({ delaySeconds });
+      retryLater(message, job, reason, cfg.retryBaseSeconds);
       return;
     }
   }
+}
+
+/** Redelivers the message after a backoff; past max_retries the queue moves it to the DLQ. */
+function retryLater(message: Message<unknown>, job: MediaJob, error: string, baseSeconds: number): void {
+  const delaySeconds = backoffSeconds(message.attempts, baseSeconds);
+  log("media_retry", {
+    taskId: job.taskId,
+    asset: job.asset,
+    attempt: message.attempts,
+    delaySeconds,
+    error,
+  });
+  message.retry({ delaySeconds });
 }
 
 async function download(env: Env, kind: Kind, job: MediaJob, url: string) {
