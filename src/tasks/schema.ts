@@ -47,6 +47,8 @@ export type AssetRow = {
   position: number;
   /** 1 once the provider's record-info listed this URL (confirmation mode). */
   confirmed: number;
+  download_ms: number | null;
+  publish_ms: number | null;
   created_at: number;
   updated_at: number;
 };
@@ -102,6 +104,8 @@ const MIGRATIONS = [
      queued_at INTEGER,
      position INTEGER NOT NULL,
      confirmed INTEGER NOT NULL DEFAULT 0,
+     download_ms INTEGER,
+     publish_ms INTEGER,
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    );`,

@@ -16,6 +16,8 @@ export interface AssetStatus {
   contentType: string | null;
   attempts: number;
   error: string | null;
+  /** How long the stored copy took: download + hash + staging, then publishing. */
+  timings: { downloadMs: number; publishMs: number } | null;
   /** A signed `/media/...` link; added by the read API for stored assets. */
   url: string | null;
 }
@@ -114,6 +116,10 @@ export function buildStatus(
       contentType: asset.content_type,
       attempts: asset.attempts,
       error: asset.error,
+      timings:
+        asset.download_ms === null || asset.publish_ms === null
+          ? null
+          : { downloadMs: asset.download_ms, publishMs: asset.publish_ms },
       url: null,
     })),
   };

@@ -45,6 +45,8 @@ export interface StoredMedia {
   bytes: number;
   sha256: string;
   contentType: string;
+  downloadMs: number;
+  publishMs: number;
 }
 
 /**
@@ -157,11 +159,13 @@ export class TaskObject extends DurableObject<Env> {
   async assetStored(name: string, media: StoredMedia): Promise<void> {
     this.sql.exec(
       `UPDATE assets SET state = 'stored', key = ?, bytes = ?, sha256 = ?, content_type = ?, error = NULL,
-         lease_until = NULL, updated_at = ? WHERE name = ?`,
+         download_ms = ?, publish_ms = ?, lease_until = NULL, updated_at = ? WHERE name = ?`,
       media.key,
       media.bytes,
       media.sha256,
       media.contentType,
+      media.downloadMs,
+      media.publishMs,
       Date.now(),
       name,
     );
