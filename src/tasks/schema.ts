@@ -111,6 +111,10 @@ const MIGRATIONS = [
    );`,
 ];
 
+/** True once the object has a schema, i.e. once it has stored anything at all. */
+export const hasSchema = (sql: SqlStorage) =>
+  sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
+
 /** Brings the object's SQLite schema up to date; each step runs once, in order. */
 export function migrate(sql: SqlStorage): void {
   sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY)");

@@ -52,7 +52,7 @@ export interface TaskStatus {
   assets: AssetStatus[];
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
 
 /**
  * `archived` only when the task is finished and every asset is stored; `failed` when it is

@@ -14,7 +14,7 @@ import {
   type TrackInfo,
 } from "./model";
 import { GIVE_UP_AFTER_MS, nextPollDelay } from "./reconcile";
-import { type AssetRow, migrate, type TaskRow } from "./schema";
+import { type AssetRow, hasSchema, migrate, type TaskRow } from "./schema";
 import { buildStatus, type TaskStatus } from "./status";
 
 /**
@@ -56,13 +56,18 @@ export interface StoredMedia {
  */
 export class TaskObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Whether this object has ever recorded anything (and so has its tables). */
+  private exists: boolean;
   /** The provider's latest record-info for this task, shared by concurrent confirmations. */
   private recordInfo: { at: number; answer: Promise<RecordInfo> } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrate(this.sql);
+    // Reads of an unknown task must not create it, so a fresh object gets its schema only when
+    // it first records something (ensureTask); existing objects are brought up to date here.
+    this.exists = hasSchema(this.sql);
+    if (this.exists) migrate(this.sql);
   }
 
   /** Records a callback (deduplicated by content hash) and enqueues every newly ready asset. */
@@ -244,6 +249,7 @@ export class TaskObject extends DurableObject<Env> {
    * missing) and reconciliation (polls record-info for a task the callbacks left silent).
    */
   override async alarm(): Promise<void> {
+    if (!this.exists) return;
     const now = Date.now();
     this.sql.exec(
       `UPDATE assets SET state = 'pending', enqueue_until = NULL, lease_until = NULL, updated_at = ?
@@ -266,6 +272,7 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   private task(): TaskRow | null {
+    if (!this.exists) return null;
     return this.sql.exec<TaskRow>("SELECT * FROM task WHERE id = 1").toArray()[0] ?? null;
   }
 
@@ -276,6 +283,7 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   private asset(name: string): AssetRow | null {
+    if (!this.exists) return null;
     return this.sql.exec<AssetRow>("SELECT * FROM assets WHERE name = ?", name).toArray()[0] ?? null;
   }
 
@@ -284,6 +292,8 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   private ensureTask(taskId: string, kind: Kind, now: number): TaskRow {
+    migrate(this.sql);
+    this.exists = true;
     this.sql.exec(
       `INSERT INTO task (id, task_id, kind, state, created_at, next_poll_at)
          VALUES (1, ?, ?, 'awaiting_callback', ?, ?)

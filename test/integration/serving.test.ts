@@ -147,6 +147,20 @@ describe("task routes", () => {
     expect(response.status).toBe(503);
   });
 
+  it("writes nothing when asked about an unknown task", async () => {
+    const { runInDurableObject } = await import("cloudflare:test");
+    const { taskStub } = await import("../../src/tasks/stub");
+    const taskId = uniqueId("ghost");
+    expect((await request(`/tasks/${taskId}`, { headers: bearer })).status).toBe(404);
+    expect((await request(`/tasks/${taskId}/retry`, { method: "POST", headers: bearer })).status).toBe(404);
+    const tables = await runInDurableObject(taskStub(env, taskId), (_instance, state) =>
+      state.storage.sql
+        .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf%' ESCAPE '\\'")
+        .toArray(),
+    );
+    expect(tables).toEqual([]);
+  });
+
   it("answers 404 task_not_found for an unknown task, and 400 for a malformed id", async () => {
     const unknown = await request(`/tasks/${uniqueId()}`, { headers: bearer });
     expect(unknown.status).toBe(404);
