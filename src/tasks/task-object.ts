@@ -35,7 +35,7 @@ export type ReceiveResult =
   | { outcome: "kind_conflict"; kind: Kind };
 
 export type Claim =
-  | { status: "claimed"; kind: Kind; taskId: string; url: string; fallbackUrl: string | null }
+  | { status: "claimed"; kind: Kind; taskId: string; url: string }
   | { status: "stored" | "failed" | "busy" | "unknown" }
   /** Not decidable now (confirmation mode, provider unreachable): redeliver later. */
   | { status: "retry"; reason: string };
@@ -156,7 +156,6 @@ export class TaskObject extends DurableObject<Env> {
         kind: task.kind,
         taskId: task.task_id,
         url: asset.url,
-        fallbackUrl: asset.using_fallback ? null : asset.fallback_url,
       };
     }
   }

@@ -222,3 +222,31 @@ describe("duplicate deliveries", () => {
     for (const url of files.keys()) expect(hits.get(url), url).toBe(1);
   });
 });
+
+describe("a failed enqueue", () => {
+  it("answers 5xx so the provider retries, and the retry enqueues what the first could not", async () => {
+    const { vi } = await import("vitest");
+    const taskId = uniqueId("sendfail");
+    const { body, files } = atOrigin(withTaskId(kieMusicComplete, taskId));
+    // Fault injection on the real queue binding: its next send fails, as during an outage.
+    await runInDurableObject(env.TASKS.get(env.TASKS.idFromName(taskId)), (instance) => {
+      const queue = (instance as unknown as { env: Env }).env.MEDIA_QUEUE;
+      vi.spyOn(queue, "sendBatch").mockRejectedValueOnce(new Error("queue unavailable"));
+    });
+    const failed = await postCallback(body);
+    expect(failed.status).toBe(500);
+    expect(((await failed.json()) as { error: { code: string } }).error.code).toBe("internal_error");
+    const afterFailure = await sentMessages(taskId);
+    expect(afterFailure.map((row) => row.messages_sent)).toEqual([0, 0, 0, 0]);
+
+    const retried = await postCallback(body);
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toMatchObject({ duplicate: true });
+    const status = await waitForStatus(taskId, settled);
+    expect(status.archive).toMatchObject({ state: "archived", stored: 4 });
+    expect((await sentMessages(taskId)).map((row) => row.messages_sent)).toEqual([1, 1, 1, 1]);
+    const hits = await originHits();
+    for (const asset of status.assets) expect(hits.get(asset.sourceUrl)).toBe(1);
+    expect(files.size).toBeGreaterThan(0);
+  });
+});
