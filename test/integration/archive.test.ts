@@ -147,6 +147,18 @@ describe("failures", () => {
     expect(asset.error).toMatch(/^retries exhausted: HTTP 503 from 127\.0\.0\.1/);
   });
 
+  it("retries a download whose origin does not answer within the per-request timeout", async () => {
+    const url = `${env.ORIGIN_URL}/slow/late-${nextSeed()}.mp3?size=100&seed=1&delayMs=3000`;
+    const taskId = await seedQueuedAsset("separation", "drums", url);
+    const result = await runConsumer([{ taskId, asset: "drums" }], {
+      vars: { MEDIA_FETCH_TIMEOUT_MS: "200" },
+    });
+    expect(result.retryMessages.map((message) => message.msgId)).toEqual(result.ids);
+    const status = await getStatus(taskId);
+    expect(status.assets[0]).toMatchObject({ state: "queued", attempts: 1 });
+    expect(status.assets[0]?.error).toMatch(/no response within 200 ms/);
+  });
+
   it("fails a file over MAX_MEDIA_BYTES from its Content-Length without downloading it", async () => {
     const url = originBytes(`big-${nextSeed()}.mp3`, 2 * MIB, 1);
     const taskId = await seedQueuedAsset("separation", "drums", url);
