@@ -138,7 +138,10 @@ async function stageKnownLength(request: WriteRequest, length: number, meter: Me
   const put = request.bucket.put(request.stagingKey, fixed.readable, {
     httpMetadata: { contentType: request.contentType },
   });
+  // A failing body rejects the put before the error path below gets to await it.
+  put.catch(() => {});
   const writer = fixed.writable.getWriter();
+  writer.closed.catch(() => {});
   try {
     for await (const chunk of readChunks(request.body)) {
       meter.add(chunk);
