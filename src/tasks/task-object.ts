@@ -80,6 +80,8 @@ export class TaskObject extends DurableObject<Env> {
       this.sql.exec("SELECT 1 FROM callbacks WHERE hash = ?", callback.hash).toArray().length > 0;
     if (duplicate) {
       this.sql.exec("UPDATE task SET duplicates = duplicates + 1, last_callback_at = ? WHERE id = 1", now);
+      // The common duplicate changes nothing else: answer without the bookkeeping below.
+      if (!this.hasDueAssets(now)) return { outcome: "recorded", duplicate, enqueued: 0 };
     } else {
       this.sql.exec(
         "INSERT INTO callbacks (hash, received_at, stage, code, raw) VALUES (?, ?, ?, ?, ?)",
@@ -291,7 +293,7 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   private ensureTask(taskId: string, kind: Kind, now: number): TaskRow {
-    migrate(this.sql);
+    if (!this.exists) migrate(this.sql);
     this.exists = true;
     this.sql.exec(
       `INSERT INTO task (id, task_id, kind, state, created_at, next_poll_at)
@@ -437,6 +439,17 @@ export class TaskObject extends DurableObject<Env> {
       via,
       now,
       now,
+    );
+  }
+
+  private hasDueAssets(now: number): boolean {
+    return (
+      this.sql
+        .exec(
+          "SELECT 1 FROM assets WHERE state = 'pending' AND (enqueue_until IS NULL OR enqueue_until <= ?) LIMIT 1",
+          now,
+        )
+        .toArray().length > 0
     );
   }
 
