@@ -1,0 +1,313 @@
+// Ack path: how fast the receiver answers callbacks, against a route that does no work.
+//
+// At each concurrency, autocannon (in this process) sends a bounded number of requests to
+//   (a) GET /healthz — the baseline: routing and a JSON answer, nothing else;
+//   (b) POST /callbacks with a distinct task each time — source check, body read, zod, the task's
+//       Durable Object (SQLite writes, one queue send) — a video callback whose file is 1 KiB on the
+//       local origin, so the consumer's work behind it is real but small;
+//   (c) POST /callbacks with one and the same callback — the duplicate path (one object, no send).
+// Between (b) and (c) the queue backlog that (b) created is drained and every task it acked is
+// checked to be archived, so (c) and the next level's (a) run on a quiet Worker. (a) runs again at
+// the end of each level and the ratios use the mean of both, so drift during a level cancels out.
+// At one level a
+// diagnostic run posts new tasks without media (music `text` callbacks: object, no queue send),
+// which splits the cost of a new task from the cost of its queue message and archive.
+//
+// Besides requests/s and latency, each run records the CPU time the two workerd processes used
+// per request (from /proc), which says where the time goes on a machine where everything competes.
+
+import autocannon from "autocannon";
+import {
+  CALLBACK_TOKEN,
+  mapLimit,
+  mediaUrl,
+  percentile,
+  progress,
+  type Receiver,
+  sleep,
+  videoCallback,
+} from "./receiver.ts";
+import { cpuMs, type WorkerdPids } from "./workerd.ts";
+
+export type Route = "healthz" | "distinct" | "duplicate" | "no-assets";
+
+export interface LoadResult {
+  route: Route;
+  connections: number;
+  requests: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  /** Ended by the time cap rather than the request count. */
+  capped: boolean;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  /** CPU ms per request of the Worker's workerd and of wrangler's proxy workerd, during the run. */
+  runtimeCpuMs: number | null;
+  proxyCpuMs: number | null;
+}
+
+export interface DrainResult {
+  acked: number;
+  archived: number;
+  /** From the end of the load run until the last acked task was archived. */
+  seconds: number;
+  /** Runtime CPU per acked task over the run and the drain: the callback plus its archive. */
+  runtimeCpuMsPerTask: number | null;
+}
+
+export interface AckLevel {
+  connections: number;
+  /** The baseline, run first and again last at this level; ratios use the mean of the two. */
+  healthz: LoadResult;
+  healthzAfter: LoadResult;
+  distinct: LoadResult;
+  drain: DrainResult;
+  duplicate: LoadResult;
+  /** Diagnostic, at one level only: new tasks without media. */
+  noAssets: LoadResult | null;
+}
+
+export interface AckOptions {
+  receiver: Receiver;
+  originUrl: string;
+  runId: string;
+  pids: WorkerdPids;
+  levels: number[];
+  /** Level at which the no-assets diagnostic runs. */
+  diagnosticLevel: number;
+  requests: number;
+  /** Time cap of one run, in seconds. */
+  maxSeconds: number;
+  warmupRequests: number;
+  drainTimeoutMs: number;
+}
+
+interface LoadSpec {
+  route: Route;
+  connections: number;
+  amount: number;
+  maxSeconds: number;
+  method: "GET" | "POST";
+  path: string;
+  /** A fixed body, or one made anew for every request. */
+  body?: string | (() => string);
+  onAcked?: (taskId: string) => void;
+}
+
+const perRequest = (before: number | null, after: number | null, requests: number) =>
+  before === null || after === null || requests === 0 ? null : (after - before) / requests;
+
+/** One bounded autocannon run; latencies are taken per response (float ms), not from its histogram. */
+function load(url: string, pids: WorkerdPids, spec: LoadSpec): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let ok = 0;
+  let non2xx = 0;
+  let capped = false;
+  // autocannon reports completion on its 1-second tick, so the run's length is taken from the
+  // last response instead.
+  let lastResponseAt = performance.now();
+  const cpuBefore = { runtime: cpuMs(pids.runtime), proxy: cpuMs(pids.proxy) };
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const makeBody = spec.body;
+    const onAcked = spec.onAcked;
+    const instance = autocannon(
+      {
+        url: `${url}${spec.path}`,
+        connections: spec.connections,
+        pipelining: 1,
+        amount: spec.amount,
+        timeout: 30,
+        headers: spec.method === "POST" ? { "content-type": "application/json" } : {},
+        requests: [
+          {
+            method: spec.method,
+            ...(typeof makeBody === "function"
+              ? { setupRequest: (request) => ({ ...request, body: makeBody() }) }
+              : { body: makeBody }),
+            ...(onAcked
+              ? {
+                  onResponse: (status: number, body: string) => {
+                    if (status === 200) onAcked((JSON.parse(body) as { taskId: string }).taskId);
+                  },
+                }
+              : {}),
+          },
+        ],
+      },
+      (error, result) => {
+        clearTimeout(guard);
+        if (error) return reject(error);
+        const seconds = (lastResponseAt - started) / 1000;
+        const requests = ok + non2xx;
+        resolve({
+          route: spec.route,
+          connections: spec.connections,
+          requests,
+          ok,
+          non2xx,
+          errors: result.errors + result.timeouts,
+          capped,
+          seconds,
+          rps: requests / seconds,
+          p50: percentile(latencies, 50),
+          p99: percentile(latencies, 99),
+          runtimeCpuMs: perRequest(cpuBefore.runtime, cpuMs(pids.runtime), requests),
+          proxyCpuMs: perRequest(cpuBefore.proxy, cpuMs(pids.proxy), requests),
+        });
+      },
+    );
+    instance.on("response", (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) ok += 1;
+      else non2xx += 1;
+      latencies.push(responseTime);
+      lastResponseAt = performance.now();
+    });
+    // Bounded in time as well as in count: whichever comes first ends the run.
+    const guard = setTimeout(() => {
+      capped = true;
+      instance.stop();
+    }, spec.maxSeconds * 1000);
+  });
+}
+
+/** Waits until every acked task's archive has settled; counts the archived ones. */
+async function drain(receiver: Receiver, pids: WorkerdPids, taskIds: string[], timeoutMs: number) {
+  const started = performance.now();
+  const deadline = started + timeoutMs;
+  // Messages are consumed in the order they were sent, so the last acked tasks settle last.
+  for (const taskId of taskIds.slice(-3)) {
+    await receiver.waitSettled(taskId, {
+      intervalMs: 200,
+      timeoutMs: Math.max(0, deadline - performance.now()),
+    });
+  }
+  const settledAt = performance.now();
+  // Read before the sweep below, whose status requests would count as archive work otherwise.
+  const cpuAtSettled = cpuMs(pids.runtime);
+  let pending = taskIds;
+  let archived = 0;
+  for (;;) {
+    const states = await mapLimit(
+      pending,
+      16,
+      async (taskId) => (await receiver.status(taskId))?.archive.state,
+    );
+    const still: string[] = [];
+    states.forEach((state, index) => {
+      if (state === "archived") archived += 1;
+      else if (state !== "failed") still.push(pending[index] as string);
+    });
+    pending = still;
+    if (pending.length === 0 || performance.now() >= deadline) break;
+    await sleep(500);
+  }
+  return { acked: taskIds.length, archived, seconds: (settledAt - started) / 1000, cpuAtSettled };
+}
+
+export async function runAck(options: AckOptions): Promise<AckLevel[]> {
+  const { receiver, originUrl, runId, pids } = options;
+  const tinyFile = mediaUrl(originUrl, {
+    name: "ack.mp4",
+    size: 1024,
+    seed: 1,
+    contentLength: true,
+    type: "video/mp4",
+  });
+  const callbackPath = `/callbacks?token=${CALLBACK_TOKEN}`;
+  let counter = 0;
+  const distinctBody = (prefix: string) => () =>
+    JSON.stringify(videoCallback(`ack-${runId}-${prefix}-${++counter}`, tinyFile));
+  const run = (spec: Omit<LoadSpec, "maxSeconds">) =>
+    load(receiver.url, pids, { ...spec, maxSeconds: options.maxSeconds });
+
+  const healthz = (connections: number, amount: number): Omit<LoadSpec, "maxSeconds"> => ({
+    route: "healthz",
+    connections,
+    amount,
+    method: "GET",
+    path: "/healthz",
+  });
+  const distinct = (connections: number, amount: number, prefix: string, acked: string[]) => ({
+    route: "distinct" as const,
+    connections,
+    amount,
+    method: "POST" as const,
+    path: callbackPath,
+    body: distinctBody(prefix),
+    onAcked: (taskId: string) => acked.push(taskId),
+  });
+
+  progress(`ack: warm-up (${options.warmupRequests} requests per route at 16 connections)`);
+  await run(healthz(16, options.warmupRequests));
+  const warmAcked: string[] = [];
+  await run(distinct(16, options.warmupRequests, "warm", warmAcked));
+  await drain(receiver, pids, warmAcked, options.drainTimeoutMs);
+
+  const levels: AckLevel[] = [];
+  const bound = `${options.requests} requests or ${options.maxSeconds} s`;
+  for (const connections of options.levels) {
+    const n = options.requests;
+    progress(`ack: ${connections} connection(s), GET /healthz (${bound})`);
+    const a = await run(healthz(connections, n));
+    progress(`ack: ${connections} connection(s), POST /callbacks, distinct tasks (${bound})`);
+    const acked: string[] = [];
+    const cpuStart = cpuMs(pids.runtime);
+    const b = await run(distinct(connections, n, `c${connections}`, acked));
+    progress(`ack: draining the ${acked.length} archive jobs those callbacks queued`);
+    const { cpuAtSettled, ...drained } = await drain(receiver, pids, acked, options.drainTimeoutMs);
+    progress(
+      `ack: ${drained.archived}/${drained.acked} archived, the last ${drained.seconds.toFixed(1)} s after the run ended`,
+    );
+
+    // The duplicate: recorded and archived once first, then the same body over and over.
+    const dupId = `ack-${runId}-dup-c${connections}`;
+    const dupBody = JSON.stringify(videoCallback(dupId, tinyFile));
+    const first = await receiver.postCallback(JSON.parse(dupBody));
+    if (first.status !== 200) throw new Error(`the duplicate's first delivery answered ${first.status}`);
+    await receiver.waitSettled(dupId, { intervalMs: 100, timeoutMs: 30_000 });
+    progress(`ack: ${connections} connection(s), POST /callbacks, the same callback (${bound})`);
+    const c = await run({
+      route: "duplicate",
+      connections,
+      amount: n,
+      method: "POST",
+      path: callbackPath,
+      body: dupBody,
+    });
+
+    let noAssets: LoadResult | null = null;
+    if (connections === options.diagnosticLevel) {
+      progress(`ack: ${connections} connection(s), POST /callbacks, new tasks without media (${bound})`);
+      noAssets = await run({
+        route: "no-assets",
+        connections,
+        amount: n,
+        method: "POST",
+        path: callbackPath,
+        body: () =>
+          JSON.stringify({
+            code: 200,
+            msg: "Text generation completed successfully.",
+            data: { callbackType: "text", task_id: `ack-${runId}-text-${++counter}`, data: [] },
+          }),
+      });
+    }
+    progress(`ack: ${connections} connection(s), GET /healthz again (${bound})`);
+    const a2 = await run(healthz(connections, n));
+    levels.push({
+      connections,
+      healthz: a,
+      healthzAfter: a2,
+      distinct: b,
+      drain: { ...drained, runtimeCpuMsPerTask: perRequest(cpuStart, cpuAtSettled, acked.length) },
+      duplicate: c,
+      noAssets,
+    });
+  }
+  if (cpuMs(pids.runtime) === null) throw new Error("the Worker's workerd restarted during the ack runs");
+  return levels;
+}

@@ -1,0 +1,299 @@
+// `npm run bench`: the ack path and the archive path against their baselines, in one run.
+//
+// Starts a local media origin (test/helpers/origin.ts) and, per section, its own `wrangler dev`
+// (tools/dev-server.ts: own port, own temporary persistence folder, `--log-level warn`,
+// BENCH_BASELINE=true), all on 127.0.0.1; stops each by its process id and deletes its folder.
+// Prints one table to stdout (progress goes to stderr) and writes it to BENCHMARKS.md with the
+// machine, the command and what bounds each figure.
+//
+//   node bench/run.ts [--quick] [--out <file>] [--only ack,archive,time]
+//
+// --quick shrinks every count and size (a minute or so, for checking the bench itself) and then
+// writes nothing unless --out is given. Exit code 1 when a correctness check failed (a wrong
+// hash, a task not archived, a section that could not run); missed performance targets are
+// reported, not failed.
+
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startOrigin } from "../test/helpers/origin.ts";
+import { type DevServer, startDevServer } from "../tools/dev-server.ts";
+import { type AckLevel, runAck } from "./ack.ts";
+import { type ArchiveResult, runArchive } from "./archive.ts";
+import { MIB, progress, Receiver } from "./receiver.ts";
+import { markdownReport, markdownTable, type Report, type Settings, tableRows, verdicts } from "./report.ts";
+import { type BurstResult, runBurst, runSequential, type SequentialResult } from "./time-to-archive.ts";
+import { cpuMs, groupCpuMs, systemCpu, workerdPids } from "./workerd.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    out: { type: "string" },
+    only: { type: "string" },
+  },
+});
+const quick = values.quick ?? false;
+const sections = new Set((values.only ?? "ack,archive,time").split(",").map((s) => s.trim()));
+const outFile = values.out ?? (quick ? null : "BENCHMARKS.md");
+
+const settings: Settings = quick
+  ? {
+      quick,
+      ackRequests: 300,
+      ackMaxSeconds: 10,
+      ackDiagnosticLevel: 16,
+      ackWarmup: 100,
+      ackLevels: [1, 16, 64],
+      archiveSize: 48 * MIB,
+      rssSmall: 16 * MIB,
+      rssLarge: 96 * MIB,
+      sequentialTasks: 5,
+      burstTasks: 20,
+      burstConcurrency: 8,
+      burstTimeoutMs: 120_000,
+      sizes: { audio: 4 * MIB, cover: 200 * 1024 },
+    }
+  : {
+      quick,
+      ackRequests: 2_000,
+      ackMaxSeconds: 12,
+      ackDiagnosticLevel: 16,
+      ackWarmup: 200,
+      ackLevels: [1, 16, 64],
+      archiveSize: 300 * MIB,
+      rssSmall: 100 * MIB,
+      rssLarge: 1024 * MIB,
+      sequentialTasks: 20,
+      burstTasks: 200,
+      burstConcurrency: 32,
+      burstTimeoutMs: 300_000,
+      sizes: { audio: 4 * MIB, cover: 200 * 1024 },
+    };
+
+const version = (path: string) => {
+  for (const candidate of [
+    join(ROOT, "node_modules", "wrangler", "node_modules", path),
+    join(ROOT, "node_modules", path),
+  ]) {
+    if (existsSync(candidate))
+      return (JSON.parse(readFileSync(candidate, "utf8")) as { version: string }).version;
+  }
+  return "unknown";
+};
+
+const startedAt = new Date();
+const loadAtStart = os.loadavg();
+const cpuAtStart = systemCpu();
+/** CPU the dev servers used (summed just before each is stopped), to tell other load apart. */
+let devServersCpuMs = 0;
+const started = performance.now();
+const runId = startedAt.getTime().toString(36);
+const errors: string[] = [];
+let wranglerArgs: string[] = [];
+
+/**
+ * The Worker is run from a copy of its source taken now: `wrangler dev` rebuilds and restarts
+ * the Worker whenever a file under src/ changes, which would cut a measurement in half.
+ */
+function snapshotProject(): string {
+  const dir = mkdtempSync(join(os.tmpdir(), "stemvault-bench-src-"));
+  for (const entry of [
+    "src",
+    "wrangler.toml",
+    "package.json",
+    "tsconfig.json",
+    "worker-configuration.d.ts",
+  ]) {
+    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  return dir;
+}
+
+function gitTree(): { commit: string; dirty: string[] } {
+  const git = (...args: string[]) => execFileSync("git", ["-C", ROOT, ...args], { encoding: "utf8" });
+  try {
+    // Porcelain lines are "XY path"; only what the Worker is built from matters here.
+    const dirty = git("status", "--porcelain", "--", "src", "wrangler.toml")
+      .split("\n")
+      .filter((line) => line.length > 3)
+      .map((line) => line.slice(3));
+    return { commit: git("rev-parse", "--short", "HEAD").trim(), dirty };
+  } catch {
+    return { commit: "unknown", dirty: [] };
+  }
+}
+
+const tree = gitTree();
+const projectCopy = snapshotProject();
+const origin = await startOrigin();
+let current: DevServer | null = null;
+
+// Whatever happens, what this run started is stopped (by pid) and its folders removed.
+const shutdown = async () => {
+  await current?.stop();
+  await origin.close();
+  rmSync(projectCopy, { recursive: true, force: true });
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping what the bench started`);
+    void shutdown().finally(() => process.exit(130));
+  });
+}
+
+/** Runs one section on a freshly started `wrangler dev`, stopped (and its state deleted) after. */
+async function section<T>(
+  name: string,
+  body: (dev: DevServer, receiver: Receiver) => Promise<T>,
+): Promise<T | null> {
+  progress(`${name}: starting wrangler dev`);
+  const dev = await startDevServer({
+    cwd: projectCopy,
+    vars: { BENCH_BASELINE: "true" },
+    logLevel: "warn",
+    stdio: "pipe",
+  });
+  current = dev;
+  wranglerArgs = dev.args;
+  try {
+    return await body(dev, new Receiver(dev.url));
+  } catch (error) {
+    const message = `${name}: ${error instanceof Error ? error.message : String(error)}`;
+    errors.push(message);
+    progress(`FAILED ${message}\n${dev.output().slice(-4000)}`);
+    return null;
+  } finally {
+    devServersCpuMs += groupCpuMs(dev.pid);
+    await dev.stop();
+    current = null;
+    if (existsSync(dev.persistDir))
+      errors.push(`${name}: persistence folder ${dev.persistDir} was left behind`);
+    progress(`${name}: wrangler dev stopped, ${dev.persistDir} removed`);
+  }
+}
+
+let ack: AckLevel[] | null = null;
+let archive: ArchiveResult | null = null;
+let sequential: SequentialResult | null = null;
+let burst: BurstResult | null = null;
+try {
+  if (sections.has("ack")) {
+    ack = await section("ack", (dev, receiver) =>
+      runAck({
+        receiver,
+        originUrl: origin.url,
+        runId,
+        pids: workerdPids(dev.pid, dev.port),
+        levels: settings.ackLevels,
+        diagnosticLevel: settings.ackDiagnosticLevel,
+        maxSeconds: settings.ackMaxSeconds,
+        requests: settings.ackRequests,
+        warmupRequests: settings.ackWarmup,
+        drainTimeoutMs: 180_000,
+      }),
+    );
+  }
+  if (sections.has("archive")) {
+    archive = await section("archive", async (dev, receiver) => {
+      const { runtime } = workerdPids(dev.pid, dev.port);
+      const result = await runArchive({
+        receiver,
+        originUrl: origin.url,
+        runId,
+        workerdPid: runtime,
+        size: settings.archiveSize,
+        small: settings.rssSmall,
+        large: settings.rssLarge,
+        serverOutput: dev.output,
+      });
+      if (cpuMs(runtime) === null) throw new Error("the Worker's workerd restarted during the archive runs");
+      return result;
+    });
+  }
+  if (sections.has("time")) {
+    await section("time to archive", async (_dev, receiver) => {
+      const options = {
+        receiver,
+        originUrl: origin.url,
+        runId,
+        sizes: settings.sizes,
+        sequentialTasks: settings.sequentialTasks,
+        burstTasks: settings.burstTasks,
+        burstConcurrency: settings.burstConcurrency,
+        burstTimeoutMs: settings.burstTimeoutMs,
+      };
+      sequential = await runSequential(options);
+      burst = await runBurst(options);
+    });
+  }
+} finally {
+  await shutdown();
+}
+
+for (const level of ack ?? []) {
+  if (level.drain.archived !== level.drain.acked)
+    errors.push(`ack: only ${level.drain.archived} of ${level.drain.acked} acked tasks were archived`);
+}
+for (const error of (archive as ArchiveResult | null)?.errors ?? []) errors.push(`archive: ${error}`);
+for (const run of archive?.consumer ?? []) {
+  if (!run.archived) errors.push(`archive: ${run.label} not archived: ${run.error}`);
+  else if (run.sha256Ok !== true) errors.push(`archive: ${run.label}: wrong size or SHA-256`);
+}
+const seq = sequential as SequentialResult | null;
+const bst = burst as BurstResult | null;
+if (seq?.failures.length) errors.push(`time to archive: ${seq.failures.join("; ")}`);
+if (bst?.failures.length) errors.push(`burst: ${bst.failures.join("; ")}`);
+
+const cpus = os.cpus();
+const runtimeMs = performance.now() - started;
+const cpuAtEnd = systemCpu();
+const ownCpu = process.cpuUsage();
+const benchCpuMs = devServersCpuMs + (ownCpu.user + ownCpu.system) / 1000;
+const report: Report = {
+  startedAt,
+  runtimeMs,
+  command: quick ? "npm run bench -- --quick" : "npm run bench",
+  wranglerArgs,
+  tree,
+  machine: {
+    cpuModel: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    memoryBytes: os.totalmem(),
+    kernel: os.release(),
+    node: process.versions.node,
+    wrangler: version("wrangler/package.json"),
+    workerd: version("workerd/package.json"),
+    autocannon: version("autocannon/package.json"),
+    loadAverageAtStart: loadAtStart,
+    // Busy CPU of the whole machine that neither the bench nor its dev servers account for.
+    otherCpuShare: Math.max(0, cpuAtEnd.busyMs - cpuAtStart.busyMs - benchCpuMs) / runtimeMs,
+    stealShare: (cpuAtEnd.stealMs - cpuAtStart.stealMs) / runtimeMs,
+    benchCpuShare: benchCpuMs / runtimeMs,
+  },
+  settings,
+  ack,
+  archive,
+  sequential: seq,
+  burst: bst,
+  errors,
+};
+
+process.stdout.write(`${markdownTable(tableRows(report))}\n\n`);
+process.stdout.write(
+  `CPU during the run (cores, average): bench and dev servers ${report.machine.benchCpuShare.toFixed(2)}, other processes ${report.machine.otherCpuShare.toFixed(2)}, steal ${report.machine.stealShare.toFixed(2)}\n`,
+);
+for (const v of verdicts(report)) {
+  process.stdout.write(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.detail}\n`);
+}
+for (const error of errors) process.stdout.write(`ERROR  ${error}\n`);
+if (outFile) {
+  writeFileSync(resolve(ROOT, outFile), markdownReport(report));
+  progress(`wrote ${outFile} (run took ${(report.runtimeMs / 1000).toFixed(0)} s)`);
+}
+process.exitCode = errors.length > 0 ? 1 : 0;
