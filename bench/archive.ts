@@ -6,6 +6,8 @@
 // shows `archive.state = "archived"` (polled every 100 ms), so it includes the queue's batch wait.
 // The asset's `timings` split the consumer's own time into `downloadMs` (download + SHA-256 +
 // staging put) and `publishMs` (the copy to the archive key that R2 verifies against the hash).
+// Every run also asks GET /healthz every 100 ms and keeps the slowest answer: whether the Worker
+// stays responsive while it moves the bytes.
 
 import { patternSha256 } from "../test/helpers/pattern.ts";
 import { MIB, mediaUrl, progress, type Receiver, sleep, videoCallback } from "./receiver.ts";
@@ -18,6 +20,8 @@ export interface BaselineRun {
   /** Server-side time of fetch + put, or null when the put was refused. */
   ms: number | null;
   error: string | null;
+  /** The slowest GET /healthz answer during the run. */
+  slowestHealthzMs: number;
   rss: RssWindow;
 }
 
@@ -34,6 +38,8 @@ export interface ConsumerRun {
   error: string | null;
   /** The longest a status request took during the run: how long the Worker answered nothing. */
   slowestPollMs: number;
+  /** The slowest GET /healthz answer during the run. */
+  slowestHealthzMs: number;
   rss: RssWindow;
 }
 
@@ -57,6 +63,35 @@ export interface ArchiveOptions {
   large: number;
   /** wrangler's recent output, where the Worker logs why a request failed. */
   serverOutput?: () => string;
+}
+
+/** Runs `work` while asking GET /healthz every 100 ms; resolves with the slowest answer too. */
+async function whileProbing<T>(
+  url: string,
+  work: () => Promise<T>,
+): Promise<{ value: T; slowestHealthzMs: number }> {
+  let done = false;
+  let slowest = 0;
+  const probe = (async () => {
+    while (!done) {
+      const asked = performance.now();
+      try {
+        const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(600_000) });
+        await response.arrayBuffer();
+      } catch {
+        // A failed probe still counts with the time it took.
+      }
+      slowest = Math.max(slowest, performance.now() - asked);
+      if (!done) await sleep(100);
+    }
+  })();
+  try {
+    const value = await work();
+    return { value, slowestHealthzMs: slowest };
+  } finally {
+    done = true;
+    await probe;
+  }
 }
 
 /** The `error` of the last `request_failed` line the Worker logged, if any. */
@@ -84,32 +119,37 @@ async function baseline(
     type: "video/mp4",
   });
   progress(`archive: ${label}`);
-  const { result, rss } = await withRss(options.workerdPid, async () => {
-    const response = await fetch(
-      `${options.receiver.url}/__bench/baseline-put?url=${encodeURIComponent(url)}`,
-      {
-        method: "POST",
-        signal: AbortSignal.timeout(600_000),
-      },
-    );
-    const text = await response.text();
-    if (response.status !== 200) {
-      let logged: string | null = null;
-      // The log line reaches wrangler's output a moment after the response.
-      for (let i = 0; i < 10 && options.serverOutput && !logged; i++) {
-        await sleep(100);
-        logged = lastRequestFailure(options.serverOutput());
+  const {
+    result: { value: result, slowestHealthzMs },
+    rss,
+  } = await withRss(options.workerdPid, () =>
+    whileProbing(options.receiver.url, async () => {
+      const response = await fetch(
+        `${options.receiver.url}/__bench/baseline-put?url=${encodeURIComponent(url)}`,
+        {
+          method: "POST",
+          signal: AbortSignal.timeout(600_000),
+        },
+      );
+      const text = await response.text();
+      if (response.status !== 200) {
+        let logged: string | null = null;
+        // The log line reaches wrangler's output a moment after the response.
+        for (let i = 0; i < 10 && options.serverOutput && !logged; i++) {
+          await sleep(100);
+          logged = lastRequestFailure(options.serverOutput());
+        }
+        return {
+          ms: null,
+          error: `HTTP ${response.status}${logged ? `, the Worker logged: ${logged}` : `: ${text.slice(0, 200)}`}`,
+        };
       }
-      return {
-        ms: null,
-        error: `HTTP ${response.status}${logged ? `, the Worker logged: ${logged}` : `: ${text.slice(0, 200)}`}`,
-      };
-    }
-    const body = JSON.parse(text) as { bytes: number; ms: number };
-    if (body.bytes !== size) return { ms: null, error: `stored ${body.bytes} of ${size} bytes` };
-    return { ms: body.ms, error: null };
-  });
-  return { label, bytes: size, contentLength, ...result, rss };
+      const body = JSON.parse(text) as { bytes: number; ms: number };
+      if (body.bytes !== size) return { ms: null, error: `stored ${body.bytes} of ${size} bytes` };
+      return { ms: body.ms, error: null };
+    }),
+  );
+  return { label, bytes: size, contentLength, ...result, slowestHealthzMs, rss };
 }
 
 async function throughConsumer(
@@ -129,14 +169,19 @@ async function throughConsumer(
     type: "video/mp4",
   });
   progress(`archive: ${label}`);
-  const { result, rss } = await withRss(options.workerdPid, async () => {
-    const posted = await receiver.postCallback(videoCallback(taskId, url));
-    const acked = performance.now();
-    if (posted.status !== 200) throw new Error(`the callback answered ${posted.status}: ${posted.text}`);
-    const timeoutMs = Math.max(120_000, (size / MIB) * 1000); // at least 1 MiB/s
-    const settled = await receiver.waitSettled(taskId, { intervalMs: 100, timeoutMs });
-    return { settled, endToEndMs: settled.at - acked };
-  });
+  const {
+    result: { value: result, slowestHealthzMs },
+    rss,
+  } = await withRss(options.workerdPid, () =>
+    whileProbing(receiver.url, async () => {
+      const posted = await receiver.postCallback(videoCallback(taskId, url));
+      const acked = performance.now();
+      if (posted.status !== 200) throw new Error(`the callback answered ${posted.status}: ${posted.text}`);
+      const timeoutMs = Math.max(120_000, (size / MIB) * 1000); // at least 1 MiB/s
+      const settled = await receiver.waitSettled(taskId, { intervalMs: 100, timeoutMs });
+      return { settled, endToEndMs: settled.at - acked };
+    }),
+  );
   const asset = result.settled.status?.assets[0];
   const archived = result.settled.status?.archive.state === "archived";
   let sha256Ok: boolean | null = null;
@@ -156,6 +201,7 @@ async function throughConsumer(
       ? null
       : (asset?.error ?? `archive state ${result.settled.status?.archive.state ?? "unknown"}`),
     slowestPollMs: result.settled.slowestPollMs,
+    slowestHealthzMs,
     rss,
   };
 }

@@ -7,14 +7,25 @@
 // machine, the command and what bounds each figure.
 //
 //   node bench/run.ts [--quick] [--out <file>] [--only ack,archive,time]
+//   node bench/run.ts --from bench/.state/last-run.json [--out <file>]
 //
-// --quick shrinks every count and size (a minute or so, for checking the bench itself) and then
-// writes nothing unless --out is given. Exit code 1 when a correctness check failed (a wrong
+// --quick shrinks every count and size (a couple of minutes, for checking the bench itself) and
+// then writes nothing unless --out is given. Every run saves its raw figures to
+// bench/.state/last-run.json; --from renders such a file again without measuring anything. Exit code 1 when a correctness check failed (a wrong
 // hash, a task not archived, a section that could not run); missed performance targets are
 // reported, not failed.
 
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,13 +41,41 @@ import { cpuMs, groupCpuMs, systemCpu, workerdPids } from "./workerd.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** The raw figures of the last full or quick run, for `--from` (bench/.state is git-ignored). */
+const LAST_RUN = join(ROOT, "bench", ".state", "last-run.json");
+
+/** Prints the table and the verdicts, and writes the Markdown report when `outFile` is set. */
+function publish(report: Report, outFile: string | null): void {
+  process.stdout.write(`${markdownTable(tableRows(report))}\n\n`);
+  process.stdout.write(
+    `CPU during the run (cores, average): bench and dev servers ${report.machine.benchCpuShare.toFixed(2)}, other processes ${report.machine.otherCpuShare.toFixed(2)}, steal ${report.machine.stealShare.toFixed(2)}\n`,
+  );
+  for (const v of verdicts(report)) {
+    process.stdout.write(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.detail}\n`);
+  }
+  for (const error of report.errors) process.stdout.write(`ERROR  ${error}\n`);
+  if (outFile) {
+    writeFileSync(resolve(ROOT, outFile), markdownReport(report));
+    progress(`wrote ${outFile} (run took ${(report.runtimeMs / 1000).toFixed(0)} s)`);
+  }
+}
+
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     out: { type: "string" },
     only: { type: "string" },
+    from: { type: "string" },
   },
 });
+// --from <file>: render a saved run again (the report's wording changed, not the figures).
+if (values.from) {
+  const saved = JSON.parse(readFileSync(resolve(values.from), "utf8")) as Report;
+  saved.startedAt = new Date(saved.startedAt);
+  publish(saved, values.out ?? (saved.settings.quick ? null : "BENCHMARKS.md"));
+  process.exit(saved.errors.length > 0 ? 1 : 0);
+}
+
 const quick = values.quick ?? false;
 const sections = new Set((values.only ?? "ack,archive,time").split(",").map((s) => s.trim()));
 const outFile = values.out ?? (quick ? null : "BENCHMARKS.md");
@@ -258,7 +297,7 @@ const benchCpuMs = devServersCpuMs + (ownCpu.user + ownCpu.system) / 1000;
 const report: Report = {
   startedAt,
   runtimeMs,
-  command: quick ? "npm run bench -- --quick" : "npm run bench",
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
   wranglerArgs,
   tree,
   machine: {
@@ -284,16 +323,7 @@ const report: Report = {
   errors,
 };
 
-process.stdout.write(`${markdownTable(tableRows(report))}\n\n`);
-process.stdout.write(
-  `CPU during the run (cores, average): bench and dev servers ${report.machine.benchCpuShare.toFixed(2)}, other processes ${report.machine.otherCpuShare.toFixed(2)}, steal ${report.machine.stealShare.toFixed(2)}\n`,
-);
-for (const v of verdicts(report)) {
-  process.stdout.write(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.detail}\n`);
-}
-for (const error of errors) process.stdout.write(`ERROR  ${error}\n`);
-if (outFile) {
-  writeFileSync(resolve(ROOT, outFile), markdownReport(report));
-  progress(`wrote ${outFile} (run took ${(report.runtimeMs / 1000).toFixed(0)} s)`);
-}
+mkdirSync(dirname(LAST_RUN), { recursive: true });
+writeFileSync(LAST_RUN, JSON.stringify(report, null, 2));
+publish(report, outFile);
 process.exitCode = errors.length > 0 ? 1 : 0;
