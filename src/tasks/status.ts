@@ -58,12 +58,17 @@ const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms)
  * `archived` only when the task is finished and every asset is stored; `failed` when it is
  * finished, every asset settled, and one failed; `none` when there is nothing to archive.
  */
-export function archiveState(task: Pick<TaskRow, "state">, assets: Pick<AssetRow, "state">[]): ArchiveState {
-  if (assets.length === 0) return "none";
+export type AssetCounts = {
+  total: number;
+  stored: number;
+  failed: number;
+};
+
+export function archiveState(task: Pick<TaskRow, "state">, counts: AssetCounts): ArchiveState {
+  if (counts.total === 0) return "none";
   const finished = task.state === "succeeded" || task.state === "failed";
-  const settled = assets.every((asset) => asset.state === "stored" || asset.state === "failed");
-  if (!finished || !settled) return "archiving";
-  return assets.some((asset) => asset.state === "failed") ? "failed" : "archived";
+  if (!finished || counts.stored + counts.failed < counts.total) return "archiving";
+  return counts.failed > 0 ? "failed" : "archived";
 }
 
 export function buildStatus(
@@ -73,6 +78,11 @@ export function buildStatus(
   nextPollAt: number | null,
 ): TaskStatus {
   const stored = assets.filter((asset) => asset.state === "stored");
+  const counts = {
+    total: assets.length,
+    stored: stored.length,
+    failed: assets.filter((asset) => asset.state === "failed").length,
+  };
   return {
     taskId: task.task_id,
     kind: task.kind,
@@ -90,10 +100,10 @@ export function buildStatus(
       lastAt: iso(task.last_callback_at),
     },
     archive: {
-      state: archiveState(task, assets),
-      stored: stored.length,
-      failed: assets.filter((asset) => asset.state === "failed").length,
-      total: assets.length,
+      state: archiveState(task, counts),
+      stored: counts.stored,
+      failed: counts.failed,
+      total: counts.total,
       bytes: stored.reduce((sum, asset) => sum + (asset.bytes ?? 0), 0),
     },
     reconcile: {

@@ -15,7 +15,7 @@ import {
 } from "./model";
 import { GIVE_UP_AFTER_MS, nextPollDelay } from "./reconcile";
 import { type AssetRow, hasSchema, migrate, type TaskRow } from "./schema";
-import { buildStatus, type TaskStatus } from "./status";
+import { type AssetCounts, archiveState, buildStatus, type TaskStatus } from "./status";
 
 /**
  * How long a consumer owns an asset it claimed. Equal to a queue consumer's maximum wall time,
@@ -81,7 +81,7 @@ export class TaskObject extends DurableObject<Env> {
     if (duplicate) {
       this.sql.exec("UPDATE task SET duplicates = duplicates + 1, last_callback_at = ? WHERE id = 1", now);
       // The common duplicate changes nothing else: answer without the bookkeeping below.
-      if (!this.hasDueAssets(now)) return { outcome: "recorded", duplicate, enqueued: 0 };
+      if (this.dueAssets(now).length === 0) return { outcome: "recorded", duplicate, enqueued: 0 };
     } else {
       this.sql.exec(
         "INSERT INTO callbacks (hash, received_at, stage, code, raw) VALUES (?, ?, ?, ?, ?)",
@@ -442,15 +442,16 @@ export class TaskObject extends DurableObject<Env> {
     );
   }
 
-  private hasDueAssets(now: number): boolean {
-    return (
-      this.sql
-        .exec(
-          "SELECT 1 FROM assets WHERE state = 'pending' AND (enqueue_until IS NULL OR enqueue_until <= ?) LIMIT 1",
-          now,
-        )
-        .toArray().length > 0
-    );
+  /** Pending assets whose queue message is not being sent by another request right now. */
+  private dueAssets(now: number): string[] {
+    return this.sql
+      .exec<{ name: string }>(
+        `SELECT name FROM assets WHERE state = 'pending' AND (enqueue_until IS NULL OR enqueue_until <= ?)
+           ORDER BY position`,
+        now,
+      )
+      .toArray()
+      .map((row) => row.name);
   }
 
   /**
@@ -461,14 +462,7 @@ export class TaskObject extends DurableObject<Env> {
    */
   private async enqueueDue(now: number): Promise<number> {
     const { task_id: taskId } = this.task() as TaskRow;
-    const due = this.sql
-      .exec<{ name: string }>(
-        `SELECT name FROM assets WHERE state = 'pending' AND (enqueue_until IS NULL OR enqueue_until <= ?)
-           ORDER BY position`,
-        now,
-      )
-      .toArray()
-      .map((row) => row.name);
+    const due = this.dueAssets(now);
     if (due.length === 0) return 0;
     const mark = (sql: string, ...params: SqlStorageValue[]) => {
       for (const name of due) this.sql.exec(sql, ...params, name);
@@ -497,11 +491,18 @@ export class TaskObject extends DurableObject<Env> {
   private async afterChange(): Promise<void> {
     const task = this.task();
     if (!task) return;
-    const status = this.statusOf(task);
-    const { state, stored, total } = status.archive;
-    const version = `${task.stage}:${total}:${stored}:${state}`;
+    // One aggregate query decides; the full status is built only when a manifest is written.
+    const counts = this.sql
+      .exec<AssetCounts>(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(state = 'stored'), 0) AS stored,
+           COALESCE(SUM(state = 'failed'), 0) AS failed FROM assets`,
+      )
+      .one();
+    const state = archiveState(task, counts);
+    const version = `${task.stage}:${counts.total}:${counts.stored}:${state}`;
     if ((state === "archived" || state === "failed") && task.manifest_version !== version) {
       try {
+        const status = this.statusOf(task);
         await this.env.MEDIA.put(manifestKey(task.kind, task.task_id), JSON.stringify(status, null, 2), {
           httpMetadata: { contentType: "application/json" },
         });
