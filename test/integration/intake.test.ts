@@ -182,12 +182,14 @@ describe("source checks", () => {
       ["203.0.113.8", 401],
       ["2001:db8:beef::9", 401],
     ])("answers %s with %i", async (ip, expected) => {
-      const response = await postCallback(video(), {
+      const taskId = uniqueId("ip");
+      const response = await postCallback(video(taskId), {
         vars: ipOnly,
         token: null,
         headers: { "cf-connecting-ip": ip },
       });
       expect(response.status).toBe(expected);
+      expect(await taskExists(taskId)).toBe(expected === 200);
     });
 
     it("rejects a request without CF-Connecting-IP", async () => {
