@@ -5,8 +5,8 @@ import { mediaType } from "./content-type";
 import { PermanentError } from "./errors";
 import { openMedia } from "./fetch-media";
 import { MediaJob } from "./job";
-import { mediaKey, stagingKey } from "./keys";
-import { writeVerified } from "./r2-writer";
+import { mediaKey } from "./keys";
+import { writeMedia } from "./r2-writer";
 
 const MAX_BACKOFF_SECONDS = 15 * 60;
 
@@ -109,10 +109,9 @@ async function download(env: Env, kind: Kind, job: MediaJob, url: string) {
   const opened = await openMedia(url, cfg, cfg.mediaFetchTimeoutMs);
   const { contentType, ext } = mediaType(opened.response.headers.get("content-type"), opened.url);
   const key = mediaKey(kind, job.taskId, job.asset, ext);
-  const written = await writeVerified({
+  const written = await writeMedia({
     bucket: env.MEDIA,
     key,
-    stagingKey: stagingKey(job.taskId),
     body: opened.response.body,
     contentLength: opened.contentLength,
     maxBytes: cfg.maxMediaBytes,

@@ -25,6 +25,3 @@ const ARCHIVE_KEY = new RegExp(
 
 /** True only for keys of the archive's layout; anything else is never served. */
 export const isArchiveKey = (key: string) => ARCHIVE_KEY.test(key);
-
-/** Staging objects live outside the archive layout until their SHA-256 is known. */
-export const stagingKey = (taskId: string) => `.staging/${taskId}/${crypto.randomUUID()}`;

@@ -2,10 +2,8 @@ import { PermanentError, TransientError } from "./errors";
 
 export interface WriteRequest {
   bucket: R2Bucket;
-  /** Final key in the archive layout; it only ever holds a complete, verified object. */
+  /** The key in the archive layout. R2 creates the object only when the whole body is in. */
   key: string;
-  /** Where the bytes land first, outside the archive layout. */
-  stagingKey: string;
   body: ReadableStream<Uint8Array>;
   /** Declared length, or null for a chunked body. */
   contentLength: number | null;
@@ -19,9 +17,9 @@ export interface WriteRequest {
 export interface WrittenObject {
   bytes: number;
   sha256: string;
-  /** Time spent downloading, hashing and staging the bytes. */
+  /** From the response to its last byte: downloading, hashing and streaming into R2. */
   downloadMs: number;
-  /** Time spent publishing the staged object to its archive key. */
+  /** From the last byte until R2 had committed the object (the put's or multipart's end). */
   publishMs: number;
 }
 
@@ -86,21 +84,19 @@ class Meter {
 }
 
 /**
- * Streams a media body into R2 without holding it in memory, and only then publishes it:
+ * Streams a media body into R2 under its archive key without holding it in memory, hashing
+ * (SHA-256) and counting on the way: with a known length as one streamed put through a
+ * FixedLengthStream (a short or long body fails the put), without one as a multipart upload of
+ * `partSize` parts, aborted on any error. Either way R2 creates the object only once every byte
+ * is in, so the key never holds a truncated object; the size R2 reports is checked against the
+ * bytes hashed. The SHA-256 is known only after the last byte, when the object's custom
+ * metadata is already written: it is recorded by the task (status JSON and manifest), not in
+ * the object (a second, verified copy carrying it halved the archive's throughput).
  *
- * 1. Into a staging key, hashing (SHA-256) and counting on the way: with a known length as one
- *    streamed put through a FixedLengthStream (a short or long body fails the put), without one
- *    as a multipart upload of `partSize` parts, aborted on any error.
- * 2. Copied to the final key with the SHA-256 in its custom metadata, R2 checking the copy
- *    against that SHA-256. R2 takes custom metadata only when an object is created, before the
- *    hash of a streamed body can be known: this second write is the price of an object that
- *    carries its own verified hash. The staging object is deleted either way.
- *
- * So the final key never holds a truncated object, nor one whose recorded hash is wrong.
  * Throws PermanentError (too large) or TransientError (short, long, empty, interrupted).
  */
-export async function writeVerified(request: WriteRequest): Promise<WrittenObject> {
-  const { bucket, body, contentLength, maxBytes } = request;
+export async function writeMedia(request: WriteRequest): Promise<WrittenObject> {
+  const { body, contentLength, maxBytes } = request;
   if (contentLength !== null && contentLength > maxBytes) {
     await body.cancel();
     throw new PermanentError(`larger than MAX_MEDIA_BYTES: ${contentLength} > ${maxBytes} bytes`);
@@ -112,32 +108,40 @@ export async function writeVerified(request: WriteRequest): Promise<WrittenObjec
   const meter = new Meter(maxBytes);
   const started = Date.now();
   try {
-    if (contentLength !== null) await stageKnownLength(request, contentLength, meter);
-    else await stageMultipart(request, meter);
-    const sha256 = await meter.sha256();
-    const staged = Date.now();
-    const object = await bucket.get(request.stagingKey);
-    if (!object) throw new TransientError("the staged object vanished before it was published");
-    await bucket.put(request.key, object.body, {
-      sha256,
-      httpMetadata: { contentType: request.contentType },
-      customMetadata: { ...request.metadata, sha256 },
-    });
-    return { bytes: meter.bytes, sha256, downloadMs: staged - started, publishMs: Date.now() - staged };
+    const { object, lastByteAt } =
+      contentLength !== null
+        ? await putKnownLength(request, contentLength, meter)
+        : await putMultipart(request, meter);
+    if (object.size !== meter.bytes) {
+      await request.bucket.delete(request.key);
+      throw new TransientError(`R2 stored ${object.size} bytes of ${meter.bytes}`);
+    }
+    return {
+      bytes: meter.bytes,
+      sha256: await meter.sha256(),
+      downloadMs: lastByteAt - started,
+      publishMs: Date.now() - lastByteAt,
+    };
   } catch (error) {
     await body.cancel().catch(() => {});
     if (error instanceof PermanentError || error instanceof TransientError) throw error;
     throw new TransientError(`streaming failed after ${meter.bytes} bytes: ${String(error)}`);
-  } finally {
-    await bucket.delete(request.stagingKey).catch(() => {});
   }
 }
 
-async function stageKnownLength(request: WriteRequest, length: number, meter: Meter): Promise<void> {
+interface Committed {
+  object: R2Object;
+  lastByteAt: number;
+}
+
+const objectOptions = (request: WriteRequest) => ({
+  httpMetadata: { contentType: request.contentType },
+  customMetadata: request.metadata,
+});
+
+async function putKnownLength(request: WriteRequest, length: number, meter: Meter): Promise<Committed> {
   const fixed = new FixedLengthStream(length);
-  const put = request.bucket.put(request.stagingKey, fixed.readable, {
-    httpMetadata: { contentType: request.contentType },
-  });
+  const put = request.bucket.put(request.key, fixed.readable, objectOptions(request));
   // A failing body rejects the put before the error path below gets to await it.
   put.catch(() => {});
   const writer = fixed.writable.getWriter();
@@ -152,7 +156,8 @@ async function stageKnownLength(request: WriteRequest, length: number, meter: Me
     if (meter.bytes < length)
       throw new TransientError(`the body ended after ${meter.bytes} of ${length} bytes`);
     await writer.close();
-    await put;
+    const lastByteAt = Date.now();
+    return { object: await put, lastByteAt };
   } catch (error) {
     await writer.abort(error).catch(() => {});
     await put.catch(() => {});
@@ -161,34 +166,108 @@ async function stageKnownLength(request: WriteRequest, length: number, meter: Me
   }
 }
 
-async function stageMultipart(request: WriteRequest, meter: Meter): Promise<void> {
-  const upload = await request.bucket.createMultipartUpload(request.stagingKey, {
-    httpMetadata: { contentType: request.contentType },
-  });
+/**
+ * Bytes of multipart part buffers this isolate may hold at once. Every chunked download needs
+ * one buffer; a second one, which lets the next part be read while the previous one uploads,
+ * is taken only while the total stays within this budget, so a batch of chunked downloads
+ * stays well inside the isolate's 128 MB.
+ */
+export const PART_BUFFER_BUDGET = 48 * 1024 * 1024;
+let partBufferBytes = 0;
+
+/**
+ * Feeds a multipart upload part by part, one upload in flight while the next part fills.
+ * Parts are numbered in order; all but the last are exactly `partSize` bytes, as R2 requires.
+ */
+class PartUploader {
+  private readonly parts: R2UploadedPart[] = [];
+  private inFlight: { done: Promise<void>; buffer: Uint8Array } | null = null;
+  private part: Uint8Array;
+  private filled = 0;
+  private owned = 0;
+
+  constructor(
+    private readonly upload: R2MultipartUpload,
+    private readonly partSize: number,
+  ) {
+    this.part = this.takeBuffer(true) as Uint8Array;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < chunk.byteLength; ) {
+      const n = Math.min(this.partSize - this.filled, chunk.byteLength - offset);
+      this.part.set(chunk.subarray(offset, offset + n), this.filled);
+      this.filled += n;
+      offset += n;
+      if (this.filled === this.partSize) await this.send(false);
+    }
+  }
+
+  /** Uploads what is left and waits for every part; returns them for `complete`. */
+  async finish(): Promise<R2UploadedPart[]> {
+    if (this.filled > 0) await this.send(true);
+    await this.inFlight?.done;
+    return this.parts;
+  }
+
+  /** Waits for the part in flight, ignoring its outcome, and gives the buffers back. */
+  async release(): Promise<void> {
+    await this.inFlight?.done.catch(() => {});
+    this.inFlight = null;
+    partBufferBytes -= this.owned;
+    this.owned = 0;
+  }
+
+  private async send(last: boolean): Promise<void> {
+    let spare: Uint8Array | null = null;
+    if (this.inFlight) {
+      await this.inFlight.done;
+      spare = this.inFlight.buffer;
+      this.inFlight = null;
+    }
+    const partNumber = this.parts.length + 1;
+    const buffer = this.part;
+    const done = this.upload.uploadPart(partNumber, buffer.subarray(0, this.filled)).then((uploaded) => {
+      this.parts.push(uploaded);
+    });
+    done.catch(() => {}); // awaited by the next send, finish or release
+    this.inFlight = { done, buffer };
+    this.filled = 0;
+    if (last) return;
+    const next = spare ?? this.takeBuffer(false);
+    if (next) {
+      this.part = next;
+      return;
+    }
+    await done; // no budget for a second buffer: wait, then fill this one again
+    this.inFlight = null;
+  }
+
+  private takeBuffer(required: boolean): Uint8Array | null {
+    if (!required && partBufferBytes + this.partSize > PART_BUFFER_BUDGET) return null;
+    partBufferBytes += this.partSize;
+    this.owned += this.partSize;
+    return new Uint8Array(this.partSize);
+  }
+}
+
+async function putMultipart(request: WriteRequest, meter: Meter): Promise<Committed> {
+  const upload = await request.bucket.createMultipartUpload(request.key, objectOptions(request));
+  const uploader = new PartUploader(upload, request.partSize);
   try {
-    const parts: R2UploadedPart[] = [];
-    let part = new Uint8Array(request.partSize);
-    let filled = 0;
-    const flushPart = async () => {
-      parts.push(await upload.uploadPart(parts.length + 1, part.subarray(0, filled)));
-      part = new Uint8Array(request.partSize);
-      filled = 0;
-    };
     for await (const chunk of readChunks(request.body)) {
       meter.add(chunk);
-      for (let offset = 0; offset < chunk.byteLength; ) {
-        const take = Math.min(part.byteLength - filled, chunk.byteLength - offset);
-        part.set(chunk.subarray(offset, offset + take), filled);
-        filled += take;
-        offset += take;
-        if (filled === part.byteLength) await flushPart();
-      }
+      await uploader.write(chunk);
     }
     if (meter.bytes === 0) throw new TransientError("the origin sent an empty body");
-    if (filled > 0) await flushPart();
-    await upload.complete(parts);
+    const parts = await uploader.finish();
+    const lastByteAt = Date.now();
+    return { object: await upload.complete(parts), lastByteAt };
   } catch (error) {
+    await uploader.release();
     await upload.abort().catch(() => {});
     throw error;
+  } finally {
+    await uploader.release();
   }
 }

@@ -16,7 +16,7 @@ export interface AssetStatus {
   contentType: string | null;
   attempts: number;
   error: string | null;
-  /** How long the stored copy took: download + hash + staging, then publishing. */
+  /** How long storing took: download + hash + streaming into R2, then R2 committing the object. */
   timings: { downloadMs: number; publishMs: number } | null;
   /** A signed `/media/...` link; added by the read API for stored assets. */
   url: string | null;
