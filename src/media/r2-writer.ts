@@ -174,6 +174,14 @@ async function putKnownLength(request: WriteRequest, length: number, meter: Mete
  */
 export const PART_BUFFER_BUDGET = 48 * 1024 * 1024;
 let partBufferBytes = 0;
+let partBufferPeak = 0;
+
+/** Part buffer bytes held now, and the most held at once since the last reset (for tests). */
+export function partBufferUsage(reset = false): { inUse: number; peak: number } {
+  const usage = { inUse: partBufferBytes, peak: partBufferPeak };
+  if (reset) partBufferPeak = partBufferBytes;
+  return usage;
+}
 
 /**
  * Feeds a multipart upload part by part, one upload in flight while the next part fills.
@@ -246,6 +254,7 @@ class PartUploader {
   private takeBuffer(required: boolean): Uint8Array | null {
     if (!required && partBufferBytes + this.partSize > PART_BUFFER_BUDGET) return null;
     partBufferBytes += this.partSize;
+    partBufferPeak = Math.max(partBufferPeak, partBufferBytes);
     this.owned += this.partSize;
     return new Uint8Array(this.partSize);
   }

@@ -19,7 +19,8 @@
 //   /flaky/<key>/<name>?fail=K&status=500&size=N&seed=S&type=<mime>
 //       the first K requests for <key> get `status`; later ones are served like /bytes (with
 //       Content-Length).
-//   /truncate/<name>?size=N&send=M&seed=S  declares Content-Length N, sends M bytes, destroys socket
+//   /truncate/<name>?size=N&send=M&seed=S[&cl=0]  declares Content-Length N (cl=0: chunked, no
+//       length), sends M bytes, destroys the socket
 //   /redirect?to=<url-encoded absolute url>&status=302
 //   /redirect-chain/<n>/<name>?size=N&seed=S[&rel=1]
 //       n hops of 302 to /redirect-chain/<n-1>/<name>?<same query> (absolute URL on the same
@@ -395,7 +396,7 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
         const seed = intParam(q, "seed", 0);
         res.writeHead(200, {
           "Content-Type": q.get("type") || "application/octet-stream",
-          "Content-Length": String(size),
+          ...(q.get("cl") === "0" ? {} : { "Content-Length": String(size) }),
           "Cache-Control": "no-store",
         });
         if (method === "HEAD") {

@@ -1,0 +1,92 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { TransientError } from "../../src/media/errors";
+import {
+  PART_BUFFER_BUDGET,
+  partBufferUsage,
+  type WriteRequest,
+  writeMedia,
+} from "../../src/media/r2-writer";
+import { r2Sha256 } from "../helpers/media";
+import { patternSha256, patternStream } from "../helpers/pattern";
+
+const MIB = 1024 * 1024;
+let seed = 7000;
+
+/** Opens a URL on the local origin and describes the write of its body to `key`. */
+async function fromOrigin(path: string, key: string, partSize = 5 * MIB): Promise<WriteRequest> {
+  const response = await fetch(`${env.ORIGIN_URL}${path}`);
+  if (!response.body) throw new Error("no body");
+  const declared = response.headers.get("content-length");
+  return {
+    bucket: env.MEDIA,
+    key,
+    body: response.body,
+    contentLength: declared === null ? null : Number(declared),
+    maxBytes: 64 * MIB,
+    partSize,
+    contentType: "audio/mpeg",
+    metadata: { taskId: "t", asset: "a", sourceUrl: path },
+  };
+}
+
+const chunkedBytes = (size: number, s: number) => `/bytes/f.mp3?size=${size}&seed=${s}&cl=0`;
+
+describe("writeMedia", () => {
+  it("streams a chunked body as parts, reading the next part while the previous one uploads", async () => {
+    const s = seed++;
+    const size = 3 * 16 * MIB + 12_345;
+    partBufferUsage(true);
+    const written = await writeMedia(await fromOrigin(chunkedBytes(size, s), "w/overlap.mp3", 16 * MIB));
+    expect(written).toMatchObject({ bytes: size, sha256: await patternSha256(size, s) });
+    const stored = await r2Sha256("w/overlap.mp3");
+    expect(stored).toMatchObject({ size, sha256: written.sha256 });
+    expect(stored?.object.customMetadata).toEqual({
+      taskId: "t",
+      asset: "a",
+      sourceUrl: chunkedBytes(size, s),
+    });
+    // Two buffers: one part uploading while the next one fills. Both are given back.
+    expect(partBufferUsage()).toEqual({ inUse: 0, peak: 32 * MIB });
+  });
+
+  it("keeps concurrent chunked downloads within the part-buffer budget, each with one buffer at least", async () => {
+    const partSize = 16 * MIB;
+    const count = Math.floor(PART_BUFFER_BUDGET / partSize) + 1; // their first buffers alone exceed it
+    partBufferUsage(true);
+    const results = await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const s = seed++;
+        const size = 2 * partSize + 1;
+        const written = await writeMedia(
+          await fromOrigin(chunkedBytes(size, s), `w/budget-${i}.mp3`, partSize),
+        );
+        return written.sha256 === (await patternSha256(size, s));
+      }),
+    );
+    expect(results).toEqual(Array(count).fill(true));
+    expect(partBufferUsage()).toEqual({ inUse: 0, peak: count * partSize });
+  });
+
+  it("stores nothing and gives its buffers back when a chunked body breaks off", async () => {
+    const s = seed++;
+    const request = await fromOrigin(
+      `/truncate/t.mp3?size=${30 * MIB}&send=${17 * MIB}&seed=${s}&cl=0`,
+      "w/cut.mp3",
+    );
+    await expect(writeMedia(request)).rejects.toBeInstanceOf(TransientError);
+    expect(await env.MEDIA.head("w/cut.mp3")).toBeNull();
+    expect(partBufferUsage().inUse).toBe(0);
+  });
+
+  it("refuses a body longer than its Content-Length and stores nothing", async () => {
+    // An HTTP origin cannot send more than it declares (the framing stops it), so a stream does.
+    const request: WriteRequest = {
+      ...(await fromOrigin(`/bytes/x.mp3?size=1&seed=1`, "w/long.mp3")),
+      body: patternStream(2 * MIB, 3),
+      contentLength: MIB,
+    };
+    await expect(writeMedia(request)).rejects.toThrow(/longer than its Content-Length/);
+    expect(await env.MEDIA.head("w/long.mp3")).toBeNull();
+  });
+});
