@@ -22,8 +22,10 @@ import { type AssetCounts, archiveState, buildStatus, type TaskStatus } from "./
  * so an expired lease means that invocation is gone and the asset may be claimed again.
  */
 export const DOWNLOAD_LEASE_MS = 15 * 60 * 1000;
-/** How long one request owns the sending of an asset's queue message. */
+/** How long one send owns an asset's queue message; after that the watchdog sends it again. */
 const ENQUEUE_LEASE_MS = 30 * 1000;
+/** After a failed send, when the watchdog tries again. */
+const SEND_RETRY_MS = 10 * 1000;
 /** A `queued` asset untouched this long lost its message; the watchdog sends a new one. */
 const QUEUED_STALE_MS = 60 * 60 * 1000;
 const SEND_BATCH_LIMIT = 100;
@@ -31,8 +33,8 @@ const SEND_BATCH_LIMIT = 100;
 const CONFIRMATION_FRESH_MS = 30_000;
 
 export type ReceiveResult =
-  | { outcome: "recorded"; duplicate: boolean; enqueued: number }
-  | { outcome: "kind_conflict"; kind: Kind };
+  /** `enqueued`: assets whose queue messages are being sent (after the answer). */
+  { outcome: "recorded"; duplicate: boolean; enqueued: number } | { outcome: "kind_conflict"; kind: Kind };
 
 export type Claim =
   | { status: "claimed"; kind: Kind; taskId: string; url: string }
@@ -60,6 +62,8 @@ export class TaskObject extends DurableObject<Env> {
   private exists: boolean;
   /** The provider's latest record-info for this task, shared by concurrent confirmations. */
   private recordInfo: { at: number; answer: Promise<RecordInfo> } | null = null;
+  /** The alarm as this instance last set or read it (undefined: not read yet). */
+  private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -68,9 +72,15 @@ export class TaskObject extends DurableObject<Env> {
     // it first records something (ensureTask); existing objects are brought up to date here.
     this.exists = hasSchema(this.sql);
     if (this.exists) migrate(this.sql);
+    else this.alarmAt = null; // nothing was ever stored, so no alarm either
   }
 
-  /** Records a callback (deduplicated by content hash) and enqueues every newly ready asset. */
+  /**
+   * Records a callback (deduplicated by content hash) and enqueues every newly ready asset.
+   * The answer waits only for the record: the callback, its assets, their send leases and the
+   * watchdog alarm are written in one transaction, and the queue messages are sent after it
+   * (a transactional outbox). A send that fails or never happens is redone by the watchdog.
+   */
   async receiveCallback(callback: ReceivedCallback): Promise<ReceiveResult> {
     const now = Date.now();
     const task = this.ensureTask(callback.taskId, callback.kind, now);
@@ -100,9 +110,10 @@ export class TaskObject extends DurableObject<Env> {
       this.rescheduleReconciliation(now);
     }
     // A duplicate still re-drives assets whose earlier enqueue failed: that is why providers retry.
-    const enqueued = await this.enqueueDue(now);
+    const due = this.leaseDue(now);
     await this.afterChange();
-    return { outcome: "recorded", duplicate, enqueued };
+    if (due.length > 0) this.ctx.waitUntil(this.send(due));
+    return { outcome: "recorded", duplicate, enqueued: due.length };
   }
 
   /** Registers a task submitted to the provider; no-op when it already exists. */
@@ -250,6 +261,7 @@ export class TaskObject extends DurableObject<Env> {
    * missing) and reconciliation (polls record-info for a task the callbacks left silent).
    */
   override async alarm(): Promise<void> {
+    this.alarmAt = null; // it has fired; whatever runs below arms the next one
     if (!this.exists) return;
     const now = Date.now();
     this.sql.exec(
@@ -442,7 +454,7 @@ export class TaskObject extends DurableObject<Env> {
     );
   }
 
-  /** Pending assets whose queue message is not being sent by another request right now. */
+  /** Pending assets whose queue message is not being sent right now. */
   private dueAssets(now: number): string[] {
     return this.sql
       .exec<{ name: string }>(
@@ -455,35 +467,50 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * Sends one message per pending asset (one batch), then marks them `queued`. Before the send
-   * they carry a short enqueue lease, so concurrent deliveries of the same callback do not send
-   * twice; if the send fails the lease is dropped and the error propagates (the caller answers
-   * 5xx, and the provider's retry re-drives the still-pending assets).
+   * Takes the send lease of every due asset (so that concurrent deliveries of the same callback
+   * do not send twice) and returns them; the caller sends them with `send`.
    */
-  private async enqueueDue(now: number): Promise<number> {
-    const { task_id: taskId } = this.task() as TaskRow;
+  private leaseDue(now: number): string[] {
     const due = this.dueAssets(now);
-    if (due.length === 0) return 0;
+    for (const name of due)
+      this.sql.exec("UPDATE assets SET enqueue_until = ? WHERE name = ?", now + ENQUEUE_LEASE_MS, name);
+    return due;
+  }
+
+  /**
+   * Sends one message per leased asset (batches of SEND_BATCH_LIMIT), then marks them `queued`.
+   * If a send fails, the leases are dropped and the watchdog tries again in SEND_RETRY_MS (a
+   * duplicate delivery of the callback re-drives them at once). Never throws.
+   */
+  private async send(assets: string[]): Promise<void> {
+    const { task_id: taskId } = this.task() as TaskRow;
     const mark = (sql: string, ...params: SqlStorageValue[]) => {
-      for (const name of due) this.sql.exec(sql, ...params, name);
+      for (const name of assets) this.sql.exec(sql, ...params, name);
     };
-    mark("UPDATE assets SET enqueue_until = ? WHERE name = ?", now + ENQUEUE_LEASE_MS);
     try {
-      for (let i = 0; i < due.length; i += SEND_BATCH_LIMIT) {
-        const jobs = due.slice(i, i + SEND_BATCH_LIMIT).map((asset): MediaJob => ({ taskId, asset }));
+      for (let i = 0; i < assets.length; i += SEND_BATCH_LIMIT) {
+        const jobs = assets.slice(i, i + SEND_BATCH_LIMIT).map((asset): MediaJob => ({ taskId, asset }));
         await this.env.MEDIA_QUEUE.sendBatch(jobs.map((body) => ({ body, contentType: "json" })));
       }
     } catch (error) {
+      console.error(
+        JSON.stringify({ event: "enqueue_failed", taskId, assets: assets.length, error: String(error) }),
+      );
       mark("UPDATE assets SET enqueue_until = NULL WHERE name = ? AND state = 'pending'");
-      await this.scheduleAlarm();
-      throw error;
+      await this.setAlarmBefore(Date.now() + SEND_RETRY_MS);
+      return;
     }
-    const sentAt = Date.now();
     mark(
       `UPDATE assets SET messages_sent = messages_sent + 1, enqueue_until = NULL, queued_at = ?,
          state = CASE state WHEN 'pending' THEN 'queued' ELSE state END WHERE name = ?`,
-      sentAt,
+      Date.now(),
     );
+  }
+
+  /** Leases and sends every due asset, waiting for the send (alarm and retry endpoint). */
+  private async enqueueDue(now: number): Promise<number> {
+    const due = this.leaseDue(now);
+    if (due.length > 0) await this.send(due);
     return due.length;
   }
 
@@ -512,7 +539,7 @@ export class TaskObject extends DurableObject<Env> {
         console.error(
           JSON.stringify({ event: "manifest_write_failed", taskId: task.task_id, error: String(error) }),
         );
-        await this.ctx.storage.setAlarm(Date.now() + 30_000);
+        await this.setAlarmBefore(Date.now() + 30_000);
       }
     }
     await this.scheduleAlarm();
@@ -533,9 +560,15 @@ export class TaskObject extends DurableObject<Env> {
     const poll = task ? this.pollDueAt(task) : null;
     const earliest = [next, poll].filter((at): at is number => at !== null);
     if (earliest.length === 0) return;
-    const at = Math.max(Math.min(...earliest), Date.now() + 1000);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at || current < Date.now()) await this.ctx.storage.setAlarm(at);
+    await this.setAlarmBefore(Math.max(Math.min(...earliest), Date.now() + 1000));
+  }
+
+  /** Arms the alarm for `at`, unless it is already set for earlier (and has not fired yet). */
+  private async setAlarmBefore(at: number): Promise<void> {
+    this.alarmAt ??= await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at && this.alarmAt >= Date.now()) return;
+    await this.ctx.storage.setAlarm(at);
+    this.alarmAt = at;
   }
 }
 

@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TaskStatus } from "../../src/tasks/status";
@@ -33,7 +33,9 @@ function musicStages(taskId: string) {
 const sentMessages = (taskId: string) =>
   runInDurableObject(env.TASKS.get(env.TASKS.idFromName(taskId)), (_instance, state) =>
     state.storage.sql
-      .exec<{ name: string; messages_sent: number }>("SELECT name, messages_sent FROM assets ORDER BY name")
+      .exec<{ name: string; messages_sent: number; state: string; enqueue_until: number | null }>(
+        "SELECT name, messages_sent, state, enqueue_until FROM assets ORDER BY name",
+      )
       .toArray(),
   );
 
@@ -224,29 +226,51 @@ describe("duplicate deliveries", () => {
 });
 
 describe("a failed enqueue", () => {
-  it("answers 5xx so the provider retries, and the retry enqueues what the first could not", async () => {
+  it("still answers 200 (the callback is recorded), and the watchdog sends what the send could not", async () => {
     const { vi } = await import("vitest");
     const taskId = uniqueId("sendfail");
-    const { body, files } = atOrigin(withTaskId(kieMusicComplete, taskId));
+    const { body } = atOrigin(withTaskId(kieMusicComplete, taskId));
+    const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
     // Fault injection on the real queue binding: its next send fails, as during an outage.
-    await runInDurableObject(env.TASKS.get(env.TASKS.idFromName(taskId)), (instance) => {
+    await runInDurableObject(stub, (instance) => {
       const queue = (instance as unknown as { env: Env }).env.MEDIA_QUEUE;
       vi.spyOn(queue, "sendBatch").mockRejectedValueOnce(new Error("queue unavailable"));
     });
-    const failed = await postCallback(body);
-    expect(failed.status).toBe(500);
-    expect(((await failed.json()) as { error: { code: string } }).error.code).toBe("internal_error");
-    const afterFailure = await sentMessages(taskId);
-    expect(afterFailure.map((row) => row.messages_sent)).toEqual([0, 0, 0, 0]);
+    const answer = await postCallback(body);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ duplicate: false });
+    // The send runs after the answer; once it has failed the leases are gone, nothing was
+    // sent, the assets are still pending, and the watchdog is armed to retry within seconds.
+    await vi.waitUntil(async () => (await sentMessages(taskId)).every((row) => row.enqueue_until === null));
+    const rows = await sentMessages(taskId);
+    expect(rows.map((row) => [row.messages_sent, row.state])).toEqual(Array(4).fill([0, "pending"]));
+    const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect((alarm as number) - Date.now()).toBeLessThanOrEqual(10_000);
 
-    const retried = await postCallback(body);
-    expect(retried.status).toBe(200);
-    expect(await retried.json()).toMatchObject({ duplicate: true });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
     const status = await waitForStatus(taskId, settled);
     expect(status.archive).toMatchObject({ state: "archived", stored: 4 });
     expect((await sentMessages(taskId)).map((row) => row.messages_sent)).toEqual([1, 1, 1, 1]);
     const hits = await originHits();
     for (const asset of status.assets) expect(hits.get(asset.sourceUrl)).toBe(1);
-    expect(files.size).toBeGreaterThan(0);
+  });
+
+  it("is redone at once by a duplicate delivery after a failed send", async () => {
+    const { vi } = await import("vitest");
+    const taskId = uniqueId("sendfail-dup");
+    const { body } = atOrigin(withTaskId(kieMusicComplete, taskId));
+    const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
+    await runInDurableObject(stub, (instance) => {
+      const queue = (instance as unknown as { env: Env }).env.MEDIA_QUEUE;
+      vi.spyOn(queue, "sendBatch").mockRejectedValueOnce(new Error("queue unavailable"));
+    });
+    expect((await postCallback(body)).status).toBe(200);
+    await vi.waitUntil(async () => (await sentMessages(taskId)).every((row) => row.enqueue_until === null));
+    const again = await postCallback(body);
+    expect(await again.json()).toMatchObject({ duplicate: true });
+    const status = await waitForStatus(taskId, settled);
+    expect(status.archive).toMatchObject({ state: "archived", stored: 4 });
+    expect((await sentMessages(taskId)).map((row) => row.messages_sent)).toEqual([1, 1, 1, 1]);
   });
 });
