@@ -146,13 +146,18 @@ async function putKnownLength(request: WriteRequest, length: number, meter: Mete
   put.catch(() => {});
   const writer = fixed.writable.getWriter();
   writer.closed.catch(() => {});
+  // One write in flight while the next chunk is read: R2 takes a chunk as the origin sends one.
+  let writing: Promise<void> = Promise.resolve();
   try {
     for await (const chunk of readChunks(request.body)) {
       meter.add(chunk);
       if (meter.bytes > length)
         throw new TransientError(`the body is longer than its Content-Length (${length})`);
-      await writer.write(chunk);
+      await writing;
+      writing = writer.write(chunk);
+      writing.catch(() => {}); // awaited before the next write or the close
     }
+    await writing;
     if (meter.bytes < length)
       throw new TransientError(`the body ended after ${meter.bytes} of ${length} bytes`);
     await writer.close();
