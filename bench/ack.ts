@@ -29,7 +29,7 @@ import {
 } from "./receiver.ts";
 import { cpuMs, type WorkerdPids } from "./workerd.ts";
 
-export type Route = "healthz" | "distinct" | "duplicate" | "no-assets";
+export type Route = "healthz" | "distinct" | "duplicate" | "no-assets" | "object";
 
 export interface LoadResult {
   route: Route;
@@ -94,6 +94,8 @@ interface LoadSpec {
   path: string;
   /** A fixed body, or one made anew for every request. */
   body?: string | (() => string);
+  /** A path made anew for every request (instead of `path`). */
+  pathFor?: () => string;
   onAcked?: (taskId: string) => void;
 }
 
@@ -113,6 +115,7 @@ function load(url: string, pids: WorkerdPids, spec: LoadSpec): Promise<LoadResul
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const makeBody = spec.body;
+    const makePath = spec.pathFor;
     const onAcked = spec.onAcked;
     const instance = autocannon(
       {
@@ -125,8 +128,14 @@ function load(url: string, pids: WorkerdPids, spec: LoadSpec): Promise<LoadResul
         requests: [
           {
             method: spec.method,
-            ...(typeof makeBody === "function"
-              ? { setupRequest: (request) => ({ ...request, body: makeBody() }) }
+            ...(typeof makeBody === "function" || makePath
+              ? {
+                  setupRequest: (request) => ({
+                    ...request,
+                    ...(makePath ? { path: makePath() } : {}),
+                    body: typeof makeBody === "function" ? makeBody() : makeBody,
+                  }),
+                }
               : { body: makeBody }),
             ...(onAcked
               ? {
@@ -309,5 +318,57 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
     });
   }
   if (cpuMs(pids.runtime) === null) throw new Error("the Worker's workerd restarted during the ack runs");
+  return levels;
+}
+
+export interface FloorLevel {
+  connections: number;
+  /** The floor Worker's own GET /healthz, first and again last. */
+  healthz: LoadResult;
+  healthzAfter: LoadResult;
+  /** POST /object/<new id>: one new SQLite Durable Object and one row per request. */
+  object: LoadResult;
+}
+
+export interface FloorOptions {
+  url: string;
+  runId: string;
+  pids: WorkerdPids;
+  levels: number[];
+  requests: number;
+  maxSeconds: number;
+  warmupRequests: number;
+}
+
+/**
+ * The floor of the ack path (bench/floor): a Worker that, per request, only creates the task's
+ * Durable Object and writes one row before answering — what any receiver that records each
+ * callback durably in its task's own object must do at least. Measured like the real routes,
+ * against its own GET /healthz, so the ratio shows how much of the gap the design leaves.
+ */
+export async function runFloor(options: FloorOptions): Promise<FloorLevel[]> {
+  let counter = 0;
+  const body = JSON.stringify(videoCallback("floor", "https://example.invalid/video.mp4"));
+  const run = (route: Route, connections: number, amount: number) =>
+    load(options.url, options.pids, {
+      route,
+      connections,
+      amount,
+      maxSeconds: options.maxSeconds,
+      method: route === "healthz" ? "GET" : "POST",
+      path: route === "healthz" ? "/healthz" : `/object/floor-${options.runId}`,
+      ...(route === "healthz" ? {} : { body, pathFor: () => `/object/floor-${options.runId}-${++counter}` }),
+    });
+  progress(`floor: warm-up (${options.warmupRequests} requests per route at 16 connections)`);
+  await run("healthz", 16, options.warmupRequests);
+  await run("object", 16, options.warmupRequests);
+  const levels: FloorLevel[] = [];
+  for (const connections of options.levels) {
+    progress(`floor: ${connections} connection(s), GET /healthz, POST /object/<new id>, GET /healthz`);
+    const healthz = await run("healthz", connections, options.requests);
+    const object = await run("object", connections, options.requests);
+    const healthzAfter = await run("healthz", connections, options.requests);
+    levels.push({ connections, healthz, healthzAfter, object });
+  }
   return levels;
 }

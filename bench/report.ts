@@ -1,7 +1,7 @@
 // Turns the measurements into one table (Markdown, printed and written to BENCHMARKS.md), the
 // verdict on each target, what bounds each figure, and the notes that explain the ratios.
 
-import type { AckLevel, LoadResult } from "./ack.ts";
+import type { AckLevel, FloorLevel, LoadResult } from "./ack.ts";
 import type { ArchiveResult, ConsumerRun } from "./archive.ts";
 import { MIB, median, percentile } from "./receiver.ts";
 import type { BurstResult, SequentialResult } from "./time-to-archive.ts";
@@ -49,6 +49,8 @@ export interface Report {
   machine: Machine;
   settings: Settings;
   ack: AckLevel[] | null;
+  /** The ack path's floor (bench/floor); absent in reports of older runs. */
+  floor?: FloorLevel[] | null;
   archive: ArchiveResult | null;
   sequential: SequentialResult | null;
   burst: BurstResult | null;
@@ -83,7 +85,10 @@ const loadBound = (r: LoadResult) =>
   `${int(r.requests)} requests in ${r.seconds.toFixed(1)} s${r.capped ? " (time cap)" : ""}, ${r.connections} conn.`;
 
 /** The ack baseline of a level: the mean requests/s of its two GET /healthz runs. */
-export const healthzRps = (level: AckLevel) => (level.healthz.rps + level.healthzAfter.rps) / 2;
+export const healthzRps = (level: AckLevel | FloorLevel) => (level.healthz.rps + level.healthzAfter.rps) / 2;
+
+/** The floor's ratio at a level: one new Durable Object + one row, against its own /healthz. */
+const floorRatio = (level: FloorLevel) => level.object.rps / healthzRps(level);
 
 /** The baseline throughput of the archive comparison: the mean of the Content-Length bare puts. */
 export function baselineMs(archive: ArchiveResult, bytes: number): number | null {
@@ -111,7 +116,10 @@ export function verdicts(report: Report): Verdict[] {
       met: worst.every((w) => w.r >= 0.5),
       detail:
         worst.map((w) => `${w.kind} @${w.level.connections}: ${ratio(w.r)}`).join(", ") +
-        ` (lowest: ${min.kind} at ${min.level.connections} connections)`,
+        ` (lowest: ${min.kind} at ${min.level.connections} connections)` +
+        (report.floor?.length
+          ? `; the floor (a Worker that only creates one Durable Object and writes one row per request) reaches ${report.floor.map((f) => `${ratio(floorRatio(f))} @${f.connections}`).join(", ")} of its own /healthz`
+          : ""),
     });
   }
   if (report.archive) {
@@ -206,6 +214,25 @@ export function tableRows(report: Report): Row[] {
       "—",
       "—",
       loadBound(level.healthzAfter),
+    ]);
+  }
+  for (const level of report.floor ?? []) {
+    const c = level.connections;
+    rows.push([
+      `Ack floor, ${c} conn.: GET /healthz of the floor Worker`,
+      `${loadText(level.healthz)}; again: ${int(level.healthzAfter.rps)} req/s · p99 ${ms(level.healthzAfter.p99)} ms`,
+      "—",
+      "—",
+      "—",
+      `${loadBound(level.healthz)}; bench/floor`,
+    ]);
+    rows.push([
+      `Ack floor, ${c} conn.: POST /object/<new id> (one new SQLite Durable Object, one row)`,
+      loadText(level.object),
+      `${int(healthzRps(level))} req/s (its own /healthz, mean of both)`,
+      ratio(floorRatio(level)),
+      "— (floor)",
+      loadBound(level.object),
     ]);
   }
   const archive = report.archive;
@@ -402,11 +429,22 @@ function notesSection(report: Report): string {
         `- Latency at ${top.connections} connections is set by throughput: with ${top.connections} requests always in flight, latency ≈ ${top.connections} ÷ requests/s (Little's law), so a p99 under 100 ms needs at least ${int(needed)} req/s with little spread. The callback runs at ${int(top.distinct.rps)} (distinct) and ${int(top.duplicate.rps)} (duplicates) req/s there.${worstHealthz >= 100 ? ` Even GET /healthz, at ${int(healthzRps(top))} req/s, had a p99 of ${ms(worstHealthz)} ms at ${top.connections} connections: on this machine the target is out of reach for a route that does nothing.` : ""}`,
       );
     }
+    const floor = report.floor ?? [];
+    if (floor.length > 0) {
+      const pairs = floor.map((f) => {
+        const level = report.ack?.find((l) => l.connections === f.connections);
+        const real = level ? level.distinct.rps / healthzRps(level) : null;
+        return `${f.connections} conn.: floor ${ratio(floorRatio(f))}, the callback ${real === null ? "?" : ratio(real)}${real === null ? "" : ` (${Math.round((real / floorRatio(f)) * 100)}% of the floor's ratio)`}`;
+      });
+      notes.push(
+        `- The floor of a new task (bench/floor, measured in the same run on its own \`wrangler dev\`): a Worker whose only work per request is to create the task's Durable Object and write one row to its SQLite storage before answering — no source check, no parsing, no queue. Against its own GET /healthz: ${pairs.join("; ")}. Any receiver that records each callback durably in its task's own object before answering pays at least this locally, where every new object is a new SQLite database on disk${floor.every((f) => floorRatio(f) < 0.5) ? "; since even the floor stays under 0.50 at every level, the 50% target for distinct tasks cannot be met here by any receiver built this way" : ""}. Production Durable Objects are not local files, so this floor does not carry over; the ratio there would have to be measured on a deployed Worker.`,
+      );
+    }
     if (diag?.noAssets) {
       const cpu = (r: LoadResult) => (r.runtimeCpuMs === null ? "?" : ms(r.runtimeCpuMs));
       const withArchive = diag.drain.runtimeCpuMsPerTask;
       notes.push(
-        `- Where the ack time goes (${diag.connections} connections, CPU of the Worker's workerd per request, from /proc): GET /healthz ${cpu(diag.healthz)} and ${cpu(diag.healthzAfter)} ms; a duplicate ${cpu(diag.duplicate)} ms; a new task without media ${cpu(diag.noAssets)} ms; a new task with one file ${cpu(diag.distinct)} ms during the run${withArchive === null ? "" : `, ${ms(withArchive)} ms once its archive is counted`}. wrangler's proxy workerd adds about ${diag.healthz.proxyCpuMs === null ? "?" : ms(diag.healthz.proxyCpuMs)} ms to every request. A new task is a new Durable Object: locally a new SQLite database (file, journal, WAL) with its schema, then a dozen SQL statements and, when it has media, an alarm and a queue send, all before the 200; and the consumer archiving earlier callbacks' files runs on the same two cores at the same time. Everything is CPU-bound here, so the ratio to /healthz is roughly the ratio of CPU per request.`,
+        `- Where the ack time goes (${diag.connections} connections, CPU of the Worker's workerd per request, from /proc): GET /healthz ${cpu(diag.healthz)} and ${cpu(diag.healthzAfter)} ms; a duplicate ${cpu(diag.duplicate)} ms; a new task without media ${cpu(diag.noAssets)} ms; a new task with one file ${cpu(diag.distinct)} ms during the run${withArchive === null ? "" : `, ${ms(withArchive)} ms once its archive is counted`}. wrangler's proxy workerd adds about ${diag.healthz.proxyCpuMs === null ? "?" : ms(diag.healthz.proxyCpuMs)} ms to every request. A new task is a new Durable Object: locally a new SQLite database (file, journal, WAL) with its schema and a dozen SQL statements, committed as one transaction together with the send leases and the watchdog alarm before the 200; the queue send follows the answer (a transactional outbox), and the consumer archiving earlier callbacks' files runs on the same two cores at the same time. Everything is CPU-bound here, so the ratio to /healthz is roughly the ratio of CPU per request.`,
       );
     }
   }

@@ -32,7 +32,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startOrigin } from "../test/helpers/origin.ts";
 import { type DevServer, startDevServer } from "../tools/dev-server.ts";
-import { type AckLevel, runAck } from "./ack.ts";
+import { type AckLevel, type FloorLevel, runAck, runFloor } from "./ack.ts";
 import { type ArchiveResult, runArchive } from "./archive.ts";
 import { MIB, progress, Receiver } from "./receiver.ts";
 import { markdownReport, markdownTable, type Report, type Settings, tableRows, verdicts } from "./report.ts";
@@ -147,10 +147,12 @@ function snapshotProject(): string {
     "package.json",
     "tsconfig.json",
     "worker-configuration.d.ts",
+    "bench/floor",
   ]) {
     cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "bench/floor/node_modules"), "dir");
   return dir;
 }
 
@@ -190,10 +192,11 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 async function section<T>(
   name: string,
   body: (dev: DevServer, receiver: Receiver) => Promise<T>,
+  worker = ".",
 ): Promise<T | null> {
   progress(`${name}: starting wrangler dev`);
   const dev = await startDevServer({
-    cwd: projectCopy,
+    cwd: join(projectCopy, worker),
     vars: { BENCH_BASELINE: "true" },
     logLevel: "warn",
     stdio: "pipe",
@@ -218,6 +221,7 @@ async function section<T>(
 }
 
 let ack: AckLevel[] | null = null;
+let floor: FloorLevel[] | null = null;
 let archive: ArchiveResult | null = null;
 let sequential: SequentialResult | null = null;
 let burst: BurstResult | null = null;
@@ -236,6 +240,22 @@ try {
         warmupRequests: settings.ackWarmup,
         drainTimeoutMs: 180_000,
       }),
+    );
+  }
+  if (sections.has("ack")) {
+    floor = await section(
+      "ack floor",
+      (dev) =>
+        runFloor({
+          url: dev.url,
+          runId,
+          pids: workerdPids(dev.pid, dev.port),
+          levels: settings.ackLevels,
+          requests: settings.ackRequests,
+          maxSeconds: settings.ackMaxSeconds,
+          warmupRequests: settings.ackWarmup,
+        }),
+      "bench/floor",
     );
   }
   if (sections.has("archive")) {
@@ -317,6 +337,7 @@ const report: Report = {
   },
   settings,
   ack,
+  floor,
   archive,
   sequential: seq,
   burst: bst,
