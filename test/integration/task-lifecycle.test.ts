@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { TaskStatus } from "../../src/tasks/status";
 import kieMusicComplete from "../fixtures/kie.music.complete.json";
 import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
@@ -226,22 +226,30 @@ describe("duplicate deliveries", () => {
 });
 
 describe("a failed enqueue", () => {
-  it("still answers 200 (the callback is recorded), and the watchdog sends what the send could not", async () => {
-    const { vi } = await import("vitest");
-    const taskId = uniqueId("sendfail");
+  /** A music task whose object's next queue send fails (fault injection on the real binding). */
+  async function taskWhoseNextSendFails(prefix: string) {
+    const taskId = uniqueId(prefix);
     const { body } = atOrigin(withTaskId(kieMusicComplete, taskId));
     const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
-    // Fault injection on the real queue binding: its next send fails, as during an outage.
     await runInDurableObject(stub, (instance) => {
       const queue = (instance as unknown as { env: Env }).env.MEDIA_QUEUE;
       vi.spyOn(queue, "sendBatch").mockRejectedValueOnce(new Error("queue unavailable"));
     });
+    return { taskId, body, stub };
+  }
+
+  /** Until the send after the answer has ended (its leases are released either way). */
+  const sendSettled = (taskId: string) =>
+    vi.waitUntil(async () => (await sentMessages(taskId)).every((row) => row.enqueue_until === null));
+
+  it("still answers 200 (the callback is recorded), and the watchdog sends what the send could not", async () => {
+    const { taskId, body, stub } = await taskWhoseNextSendFails("sendfail");
     const answer = await postCallback(body);
     expect(answer.status).toBe(200);
     expect(await answer.json()).toMatchObject({ duplicate: false });
     // The send runs after the answer; once it has failed the leases are gone, nothing was
     // sent, the assets are still pending, and the watchdog is armed to retry within seconds.
-    await vi.waitUntil(async () => (await sentMessages(taskId)).every((row) => row.enqueue_until === null));
+    await sendSettled(taskId);
     const rows = await sentMessages(taskId);
     expect(rows.map((row) => [row.messages_sent, row.state])).toEqual(Array(4).fill([0, "pending"]));
     const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
@@ -257,16 +265,9 @@ describe("a failed enqueue", () => {
   });
 
   it("is redone at once by a duplicate delivery after a failed send", async () => {
-    const { vi } = await import("vitest");
-    const taskId = uniqueId("sendfail-dup");
-    const { body } = atOrigin(withTaskId(kieMusicComplete, taskId));
-    const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
-    await runInDurableObject(stub, (instance) => {
-      const queue = (instance as unknown as { env: Env }).env.MEDIA_QUEUE;
-      vi.spyOn(queue, "sendBatch").mockRejectedValueOnce(new Error("queue unavailable"));
-    });
+    const { taskId, body } = await taskWhoseNextSendFails("sendfail-dup");
     expect((await postCallback(body)).status).toBe(200);
-    await vi.waitUntil(async () => (await sentMessages(taskId)).every((row) => row.enqueue_until === null));
+    await sendSettled(taskId);
     const again = await postCallback(body);
     expect(await again.json()).toMatchObject({ duplicate: true });
     const status = await waitForStatus(taskId, settled);
