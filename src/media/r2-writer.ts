@@ -30,35 +30,55 @@ export interface WrittenObject {
  */
 const READ_SIZE = 1024 * 1024;
 
-async function* readChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let byob: ReadableStreamBYOBReader | null = null;
-  try {
-    byob = body.getReader({ mode: "byob" });
-  } catch {
-    // not a byte stream: fall back to whatever chunks it yields
-  }
-  if (byob) {
+/**
+ * Reads a body chunk by chunk. From a byte stream each read fills a READ_SIZE buffer, and the
+ * caller hands chunks back (`recycle`) once nothing refers to their bytes any more, so a file
+ * of any size cycles through the same two or three buffers instead of allocating one per read.
+ */
+class ChunkReader {
+  private readonly byob: ReadableStreamBYOBReader | null = null;
+  private readonly plain: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  private readonly free: ArrayBuffer[] = [];
+  private ended = false;
+
+  constructor(body: ReadableStream<Uint8Array>) {
     try {
-      for (;;) {
-        // readAtLeast (workerd) fills the buffer instead of returning each socket read's bytes;
-        // at the end of the stream it returns the rest with `done` already set.
-        const { done, value } = await byob.readAtLeast(READ_SIZE, new Uint8Array(READ_SIZE));
-        if (value && value.byteLength > 0) yield value;
-        if (done) return;
-      }
-    } finally {
-      byob.releaseLock();
+      this.byob = body.getReader({ mode: "byob" });
+    } catch {
+      this.plain = body.getReader(); // not a byte stream: whatever chunks it yields
     }
   }
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
+
+  /** The next chunk, or null once the body has ended. */
+  async read(): Promise<Uint8Array | null> {
+    while (!this.ended) {
+      if (this.plain) {
+        const { done, value } = await this.plain.read();
+        if (done) this.ended = true;
+        else return value;
+        continue;
+      }
+      const buffer = this.free.pop() ?? new ArrayBuffer(READ_SIZE);
+      // readAtLeast (workerd) fills the buffer instead of returning each socket read's bytes;
+      // at the end of the stream it returns the rest with `done` already set.
+      const { done, value } = await (this.byob as ReadableStreamBYOBReader).readAtLeast(
+        READ_SIZE,
+        new Uint8Array(buffer),
+      );
+      if (done) this.ended = true;
+      if (value && value.byteLength > 0) return value;
     }
-  } finally {
-    reader.releaseLock();
+    return null;
+  }
+
+  /** Takes back a chunk of `read` whose bytes are no longer needed, to read into again. */
+  recycle(chunk: Uint8Array): void {
+    if (this.byob && chunk.buffer.byteLength === READ_SIZE) this.free.push(chunk.buffer as ArrayBuffer);
+  }
+
+  /** Lets go of the body (which the caller may then cancel). */
+  release(): void {
+    (this.byob ?? this.plain)?.releaseLock();
   }
 }
 
@@ -70,12 +90,12 @@ class Meter {
 
   constructor(private readonly maxBytes: number) {}
 
-  /** `chunk` must not be written to afterwards (each read gets a fresh buffer). */
-  add(chunk: Uint8Array): void {
+  /** Counts and hashes `chunk`; once this resolves the hash no longer needs its bytes. */
+  async add(chunk: Uint8Array): Promise<void> {
     this.bytes += chunk.byteLength;
     if (this.bytes > this.maxBytes)
       throw new PermanentError(`larger than MAX_MEDIA_BYTES (${this.maxBytes} bytes)`);
-    this.writer.write(chunk).catch(() => {});
+    await this.writer.write(chunk);
   }
 
   async sha256(): Promise<string> {
@@ -148,16 +168,20 @@ async function putKnownLength(request: WriteRequest, length: number, meter: Mete
   put.catch(() => {});
   const writer = fixed.writable.getWriter();
   writer.closed.catch(() => {});
+  const reader = new ChunkReader(request.body);
   // One write in flight while the next chunk is read: R2 takes a chunk as the origin sends one.
   let writing: Promise<void> = Promise.resolve();
+  let written: Uint8Array | null = null;
   try {
-    for await (const chunk of readChunks(request.body)) {
-      meter.add(chunk);
+    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+      await meter.add(chunk);
       if (meter.bytes > length)
         throw new TransientError(`the body is longer than its Content-Length (${length})`);
       await writing;
+      if (written) reader.recycle(written);
       writing = writer.write(chunk);
       writing.catch(() => {}); // awaited before the next write or the close
+      written = chunk;
     }
     await writing;
     if (meter.bytes < length)
@@ -170,6 +194,8 @@ async function putKnownLength(request: WriteRequest, length: number, meter: Mete
     await put.catch(() => {});
     if (error instanceof PermanentError || error instanceof TransientError) throw error;
     throw new TransientError(`the body ended after ${meter.bytes} of ${length} bytes: ${String(error)}`);
+  } finally {
+    reader.release();
   }
 }
 
@@ -270,10 +296,12 @@ class PartUploader {
 async function putMultipart(request: WriteRequest, meter: Meter): Promise<Committed> {
   const upload = await request.bucket.createMultipartUpload(request.key, objectOptions(request));
   const uploader = new PartUploader(upload, request.partSize);
+  const reader = new ChunkReader(request.body);
   try {
-    for await (const chunk of readChunks(request.body)) {
-      meter.add(chunk);
-      await uploader.write(chunk);
+    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+      await meter.add(chunk);
+      await uploader.write(chunk); // copies the bytes into its part buffer
+      reader.recycle(chunk);
     }
     if (meter.bytes === 0) throw new TransientError("the origin sent an empty body");
     const parts = await uploader.finish();
@@ -284,6 +312,7 @@ async function putMultipart(request: WriteRequest, meter: Meter): Promise<Commit
     await upload.abort().catch(() => {});
     throw error;
   } finally {
+    reader.release();
     await uploader.release();
   }
 }
