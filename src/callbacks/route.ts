@@ -21,7 +21,8 @@ callbacks.use("*", sourceGate, (c, next) =>
 
 /**
  * verify → parse → record. The answer is 200 only after the task's Durable Object has durably
- * recorded the callback and sent the queue messages of its new assets.
+ * recorded the callback and sent the queue messages of its new assets; if the send failed, a
+ * 503 makes the provider retry (the object's watchdog re-sends them meanwhile).
  */
 const receive = async (c: import("hono").Context<{ Bindings: Env }>, kind?: Kind) => {
   const raw = await c.req.text();
@@ -36,6 +37,13 @@ const receive = async (c: import("hono").Context<{ Bindings: Env }>, kind?: Kind
   const update = parseCallback(body, kind);
   const hash = await sha256Hex(JSON.stringify(body));
   const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw });
+  if (result.outcome === "enqueue_failed") {
+    throw new ApiError(
+      503,
+      "enqueue_failed",
+      "the callback was recorded, but its media jobs could not be enqueued yet; please retry",
+    );
+  }
   if (result.outcome === "kind_conflict") {
     throw new ApiError(400, "invalid_payload", `task ${taskId} is a ${result.kind} task, not ${update.kind}`);
   }

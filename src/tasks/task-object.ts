@@ -33,8 +33,10 @@ const SEND_BATCH_LIMIT = 100;
 const CONFIRMATION_FRESH_MS = 30_000;
 
 export type ReceiveResult =
-  /** `enqueued`: assets whose queue messages are being sent (after the answer). */
-  { outcome: "recorded"; duplicate: boolean; enqueued: number } | { outcome: "kind_conflict"; kind: Kind };
+  | { outcome: "recorded"; duplicate: boolean; enqueued: number }
+  | { outcome: "kind_conflict"; kind: Kind }
+  /** Recorded, but the queue refused the messages: the caller answers 5xx so the provider retries. */
+  | { outcome: "enqueue_failed" };
 
 export type Claim =
   | { status: "claimed"; kind: Kind; taskId: string; url: string }
@@ -76,10 +78,11 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * Records a callback (deduplicated by content hash) and enqueues every newly ready asset.
-   * The answer waits only for the record: the callback, its assets, their send leases and the
-   * watchdog alarm are written in one transaction, and the queue messages are sent after it
-   * (a transactional outbox). A send that fails or never happens is redone by the watchdog.
+   * Records a callback (deduplicated by content hash) and enqueues every newly ready asset: the
+   * callback, its assets, their send leases and the watchdog alarm are written in one
+   * transaction, then the queue messages are sent, and only then does it answer (a 200 means
+   * recorded and enqueued). A failed send is retried by the watchdog within SEND_RETRY_MS and
+   * by the provider's retry, which the caller asks for with a 5xx.
    */
   async receiveCallback(callback: ReceivedCallback): Promise<ReceiveResult> {
     const now = Date.now();
@@ -112,7 +115,7 @@ export class TaskObject extends DurableObject<Env> {
     // A duplicate still re-drives assets whose earlier enqueue failed: that is why providers retry.
     const due = this.leaseDue(now);
     await this.afterChange();
-    if (due.length > 0) this.ctx.waitUntil(this.send(due));
+    if (due.length > 0 && !(await this.send(due))) return { outcome: "enqueue_failed" };
     return { outcome: "recorded", duplicate, enqueued: due.length };
   }
 
@@ -480,9 +483,9 @@ export class TaskObject extends DurableObject<Env> {
   /**
    * Sends one message per leased asset (batches of SEND_BATCH_LIMIT), then marks them `queued`.
    * If a send fails, the leases are dropped and the watchdog tries again in SEND_RETRY_MS (a
-   * duplicate delivery of the callback re-drives them at once). Never throws.
+   * duplicate delivery of the callback re-drives them at once). Never throws; false if it failed.
    */
-  private async send(assets: string[]): Promise<void> {
+  private async send(assets: string[]): Promise<boolean> {
     const { task_id: taskId } = this.task() as TaskRow;
     const mark = (sql: string, ...params: SqlStorageValue[]) => {
       for (const name of assets) this.sql.exec(sql, ...params, name);
@@ -498,13 +501,14 @@ export class TaskObject extends DurableObject<Env> {
       );
       mark("UPDATE assets SET enqueue_until = NULL WHERE name = ? AND state = 'pending'");
       await this.setAlarmBefore(Date.now() + SEND_RETRY_MS);
-      return;
+      return false;
     }
     mark(
       `UPDATE assets SET messages_sent = messages_sent + 1, enqueue_until = NULL, queued_at = ?,
          state = CASE state WHEN 'pending' THEN 'queued' ELSE state END WHERE name = ?`,
       Date.now(),
     );
+    return true;
   }
 
   /** Leases and sends every due asset, waiting for the send (alarm and retry endpoint). */

@@ -238,20 +238,18 @@ describe("a failed enqueue", () => {
     return { taskId, body, stub };
   }
 
-  /** Until the send after the answer has ended (its leases are released either way). */
-  const sendSettled = (taskId: string) =>
-    vi.waitUntil(async () => (await sentMessages(taskId)).every((row) => row.enqueue_until === null));
-
-  it("still answers 200 (the callback is recorded), and the watchdog sends what the send could not", async () => {
+  it("answers 503 so the provider retries, keeps the callback, and the watchdog sends what the send could not", async () => {
     const { taskId, body, stub } = await taskWhoseNextSendFails("sendfail");
     const answer = await postCallback(body);
-    expect(answer.status).toBe(200);
-    expect(await answer.json()).toMatchObject({ duplicate: false });
-    // The send runs after the answer; once it has failed the leases are gone, nothing was
-    // sent, the assets are still pending, and the watchdog is armed to retry within seconds.
-    await sendSettled(taskId);
+    expect(answer.status).toBe(503);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("enqueue_failed");
+    // Recorded all the same: nothing was sent, the leases are gone, the assets are pending, and
+    // the watchdog is armed to retry within seconds.
+    expect((await getStatus(taskId)).callbacks).toMatchObject({ received: 1, distinct: 1 });
     const rows = await sentMessages(taskId);
-    expect(rows.map((row) => [row.messages_sent, row.state])).toEqual(Array(4).fill([0, "pending"]));
+    expect(rows.map((row) => [row.messages_sent, row.state, row.enqueue_until])).toEqual(
+      Array(4).fill([0, "pending", null]),
+    );
     const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
     expect((alarm as number) - Date.now()).toBeLessThanOrEqual(10_000);
@@ -264,10 +262,9 @@ describe("a failed enqueue", () => {
     for (const asset of status.assets) expect(hits.get(asset.sourceUrl)).toBe(1);
   });
 
-  it("is redone at once by a duplicate delivery after a failed send", async () => {
+  it("is redone at once by the provider's retry (a duplicate delivery) after a failed send", async () => {
     const { taskId, body } = await taskWhoseNextSendFails("sendfail-dup");
-    expect((await postCallback(body)).status).toBe(200);
-    await sendSettled(taskId);
+    expect((await postCallback(body)).status).toBe(503);
     const again = await postCallback(body);
     expect(await again.json()).toMatchObject({ duplicate: true });
     const status = await waitForStatus(taskId, settled);
