@@ -113,9 +113,13 @@ export class TaskObject extends DurableObject<Env> {
       this.rescheduleReconciliation(now);
     }
     // A duplicate still re-drives assets whose earlier enqueue failed: that is why providers retry.
-    const due = this.leaseDue(now);
+    // The alarm armed here covers the send's lease, in case this object dies during the send.
+    const { due, leaseUntil } = this.leaseDue(now);
     await this.afterChange();
-    if (due.length > 0 && !(await this.send(due))) return { outcome: "enqueue_failed" };
+    if (due.length > 0) {
+      if (!(await this.send(due))) return { outcome: "enqueue_failed" };
+      await this.releaseLeaseAlarm(leaseUntil);
+    }
     return { outcome: "recorded", duplicate, enqueued: due.length };
   }
 
@@ -473,11 +477,12 @@ export class TaskObject extends DurableObject<Env> {
    * Takes the send lease of every due asset (so that concurrent deliveries of the same callback
    * do not send twice) and returns them; the caller sends them with `send`.
    */
-  private leaseDue(now: number): string[] {
+  private leaseDue(now: number): { due: string[]; leaseUntil: number } {
     const due = this.dueAssets(now);
+    const leaseUntil = now + ENQUEUE_LEASE_MS;
     for (const name of due)
-      this.sql.exec("UPDATE assets SET enqueue_until = ? WHERE name = ?", now + ENQUEUE_LEASE_MS, name);
-    return due;
+      this.sql.exec("UPDATE assets SET enqueue_until = ? WHERE name = ?", leaseUntil, name);
+    return { due, leaseUntil };
   }
 
   /**
@@ -513,7 +518,7 @@ export class TaskObject extends DurableObject<Env> {
 
   /** Leases and sends every due asset, waiting for the send (alarm and retry endpoint). */
   private async enqueueDue(now: number): Promise<number> {
-    const due = this.leaseDue(now);
+    const { due } = this.leaseDue(now);
     if (due.length > 0) await this.send(due);
     return due.length;
   }
@@ -551,6 +556,12 @@ export class TaskObject extends DurableObject<Env> {
 
   /** Arms the alarm for the earliest moment an asset could be stranded or a poll is due. */
   private async scheduleAlarm(): Promise<void> {
+    const at = this.nextAlarmAt();
+    if (at !== null) await this.setAlarmBefore(at);
+  }
+
+  /** The earliest moment an asset could be stranded or a poll is due; null if nothing is. */
+  private nextAlarmAt(): number | null {
     const { next } = this.sql
       .exec<{ next: number | null }>(
         `SELECT MIN(CASE state WHEN 'downloading' THEN lease_until
@@ -563,8 +574,20 @@ export class TaskObject extends DurableObject<Env> {
     const task = this.task();
     const poll = task ? this.pollDueAt(task) : null;
     const earliest = [next, poll].filter((at): at is number => at !== null);
-    if (earliest.length === 0) return;
-    await this.setAlarmBefore(Math.max(Math.min(...earliest), Date.now() + 1000));
+    if (earliest.length === 0) return null;
+    return Math.max(Math.min(...earliest), Date.now() + 1000);
+  }
+
+  /**
+   * After a send succeeded: if the alarm was armed only to cover that send's lease (`leaseUntil`),
+   * moves it to when it is next needed, so no task wakes up 30 s after every callback for nothing.
+   */
+  private async releaseLeaseAlarm(leaseUntil: number): Promise<void> {
+    if (this.alarmAt !== leaseUntil) return;
+    const at = this.nextAlarmAt();
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
+    this.alarmAt = at;
   }
 
   /** Arms the alarm for `at`, unless it is already set for earlier (and has not fired yet). */
