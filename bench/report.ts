@@ -127,15 +127,30 @@ interface ConsumerKind {
   restMs: number | null;
   /** Every run archived, with the right size and SHA-256. */
   hashed: boolean;
+  /** Each measured run's bare put: the one of the same round (else the median of all). */
+  baseOf: (c: ConsumerRun) => number | null;
+  /** Medians over the measured runs of baseline ÷ run, each run against its own round's put. */
+  endToEndRatio: number | null;
+  downloadRatio: number | null;
 }
 
 function consumerKinds(archive: ArchiveResult, bytes: number): ConsumerKind[] {
+  const overall = baselineMs(archive, bytes);
+  const baseOf = (c: ConsumerRun) =>
+    archive.baselines.find(
+      (b) => b.round !== undefined && b.round === c.round && b.contentLength && b.bytes === bytes,
+    )?.ms ?? overall;
   return [true, false]
     .map((contentLength) => {
       const runs = archive.consumer.filter((c) => c.bytes === bytes && c.contentLength === contentLength);
       const measured = runs.filter((c) => c.archived && c.downloadMs !== null && c.publishMs !== null);
       const pick = (f: (c: ConsumerRun) => number) => middle(measured.map(f));
+      const paired = (f: (c: ConsumerRun) => number) =>
+        middle(measured.flatMap((c) => (baseOf(c) === null ? [] : [(baseOf(c) as number) / f(c)])));
       return {
+        baseOf,
+        endToEndRatio: paired((c) => c.endToEndMs),
+        downloadRatio: paired((c) => c.downloadMs as number),
         contentLength,
         name: contentLength ? "Content-Length" : "chunked",
         runs,
@@ -187,18 +202,20 @@ export function verdicts(report: Report): Verdict[] {
     if (base !== null && kinds.some((k) => k.endToEndMs !== null)) {
       const many = kinds.some((k) => k.measured.length > 1);
       const each = (f: (k: ConsumerKind) => number | null) =>
-        kinds.map((k) => `${k.name} ${f(k) === null ? "—" : ratio(base / (f(k) as number))}`).join(", ");
+        kinds.map((k) => `${k.name} ${f(k) === null ? "—" : ratio(f(k) as number)}`).join(", ");
       const rounds = kinds
         .filter((k) => k.measured.length > 1)
-        .map((k) => `${k.name} ${k.measured.map((c) => ratio(base / c.endToEndMs)).join(", ")}`)
+        .map(
+          (k) => `${k.name} ${k.measured.map((c) => ratio((k.baseOf(c) ?? base) / c.endToEndMs)).join(", ")}`,
+        )
         .join("; ");
       const hashed = kinds.every((k) => k.hashed);
       const runCount = kinds.reduce((n, k) => n + k.runs.length, 0);
       const hashedCount = kinds.reduce((n, k) => n + k.runs.filter((c) => c.sha256Ok === true).length, 0);
       out.push({
         target: `archive throughput ≥ 80% of the bare put, with SHA-256 (end to end${many ? ", medians over the rounds" : ""})`,
-        met: kinds.every((k) => k.endToEndMs !== null && base / k.endToEndMs >= 0.8) && hashed,
-        detail: `${many ? "medians: " : ""}${each((k) => k.endToEndMs)}${many ? ` (per round: ${rounds})` : ""}; download phase alone ${each((k) => k.downloadMs)}${hashed ? `; SHA-256 recorded and correct in ${runCount}/${runCount} runs` : `; SHA-256 NOT verified (${hashedCount}/${runCount} runs archived with the right one)`}`,
+        met: kinds.every((k) => k.endToEndRatio !== null && k.endToEndRatio >= 0.8) && hashed,
+        detail: `${many ? "medians of the per-round ratios: " : ""}${each((k) => k.endToEndRatio)}${many ? ` (per round, each against that round's bare put: ${rounds})` : ""}; download phase alone ${each((k) => k.downloadRatio)}${hashed ? `; SHA-256 recorded and correct in ${runCount}/${runCount} runs` : `; SHA-256 NOT verified (${hashedCount}/${runCount} runs archived with the right one)`}`,
       });
     }
     const large = report.archive.consumer.find((c) => c.bytes === report.settings.rssLarge);
@@ -382,7 +399,6 @@ export function tableRows(report: Report): Row[] {
 function consumerRows(kind: ConsumerKind, base: number | null, bytes: number): Row[] {
   const prefix = `Archive: consumer ${size(bytes)}, ${kind.contentLength ? "Content-Length" : "chunked (multipart)"}`;
   const baseText = base !== null ? `${rate(bytes, base)} MiB/s` : "—";
-  const r = (phaseMs: number) => (base !== null ? ratio(base / phaseMs) : "—");
   const hash = (c: ConsumerRun) => (c.sha256Ok ? "SHA-256 ok" : "SHA-256 NOT ok");
   const rss = (c: ConsumerRun) => `RSS ${mb(c.rss.before)} → peak ${mb(c.rss.peak)}`;
   const rows: Row[] = [];
@@ -393,11 +409,12 @@ function consumerRows(kind: ConsumerKind, base: number | null, bytes: number): R
     if (!c.archived || c.downloadMs === null || c.publishMs === null) {
       rows.push([label, `not archived: ${c.error}`, "—", "—", "—", bound]);
     } else if (several) {
+      const own = kind.baseOf(c);
       rows.push([
         label,
         `${rate(bytes, c.endToEndMs)} MiB/s end to end (${secs(c.endToEndMs)}); downloadMs ${secs(c.downloadMs)}, publishMs ${commitMs(c.publishMs)}; ${hash(c)}`,
-        baseText,
-        r(c.endToEndMs),
+        own !== null ? `${rate(bytes, own)} MiB/s (this round's bare put)` : "—",
+        own !== null ? ratio(own / c.endToEndMs) : "—",
         "—",
         bound,
       ]);
@@ -407,6 +424,8 @@ function consumerRows(kind: ConsumerKind, base: number | null, bytes: number): R
   if (downloadMs === null || publishMs === null || endToEndMs === null || restMs === null) return rows;
   const n = measured.length;
   const of = n > 1 ? `, median of ${n}` : "";
+  // Ratios pair each run with the bare put of its own round, measured just before it.
+  const pairedText = n > 1 ? `${baseText} (median); ratio: median of the per-round ratios` : baseText;
   const only = n === 1 ? (measured[0] as ConsumerRun) : null;
   const slowest = Math.max(...measured.map((c) => c.slowestHealthzMs));
   const hashes = kind.hashed
@@ -418,8 +437,8 @@ function consumerRows(kind: ConsumerKind, base: number | null, bytes: number): R
     [
       `${prefix}${of}: download + SHA-256 + streaming into R2 (downloadMs)`,
       `${rate(bytes, downloadMs)} MiB/s (${secs(downloadMs)})`,
-      baseText,
-      r(downloadMs),
+      pairedText,
+      kind.downloadRatio === null ? "—" : ratio(kind.downloadRatio),
       "— (phase)",
       only ? `1 file; ${rss(only)}` : `${n} files, one per round`,
     ],
@@ -434,9 +453,9 @@ function consumerRows(kind: ConsumerKind, base: number | null, bytes: number): R
     [
       `${prefix}${of}: end to end, callback 200 → archived`,
       `${rate(bytes, endToEndMs)} MiB/s (${secs(endToEndMs)}; queue delivery, claim, polling ${secs(restMs)})${hashes}`,
-      baseText,
-      r(endToEndMs),
-      `≥ 0.80${mark(base !== null && base / endToEndMs >= 0.8 && kind.hashed)}`,
+      pairedText,
+      kind.endToEndRatio === null ? "—" : ratio(kind.endToEndRatio),
+      `≥ 0.80${mark(kind.endToEndRatio !== null && kind.endToEndRatio >= 0.8 && kind.hashed)}`,
       `${only ? "same run" : "same runs"}; polled every 100 ms; slowest /healthz ${secs(slowest)}`,
     ],
   );
@@ -457,7 +476,7 @@ function boundsSection(report: Report): string {
   return [
     "- **Everything** runs on one machine over loopback: the load generator (autocannon, in the bench's own Node process), the media origin (test/helpers/origin.ts, the same process) and `wrangler dev` (its Node process and two workerd processes) share the cores listed above, so every figure includes that contention, and absolute figures vary from run to run by tens of percent; the ratios, measured minutes apart on the same server, are the figures to compare. Each section gets a freshly started `wrangler dev` with its own port and a new temporary persistence folder, deleted when it stops.",
     `- **Ack rows**: each run ends after ${int(s.ackRequests)} requests or ${s.ackMaxSeconds} s, whichever comes first (the Bound column says which and how many), pipelining 1, 30 s request timeout, after a warm-up of ${int(s.ackWarmup)} requests per route at 16 connections. At each level GET /healthz runs first and again last, and the ratios use the mean of the two. Requests/s is completed requests ÷ wall time of the run; p50/p99 are computed from every response's latency (float ms). CPU/req is the CPU time (user + system, /proc) the Worker's workerd and wrangler's proxy workerd used during the run, divided by its requests. The distinct-task callbacks are video callbacks whose file is 1 KiB on the local origin: the consumer archives them *while* the run goes on (real work competing for the same cores); the backlog is then drained and every acked task is checked to be archived before the duplicate run and the next level start.`,
-    `- **Archive rows**: one file per run, pattern bytes from the local origin, each run with its own seed. The ${size(s.archiveSize)} comparison runs ${rounds > 1 ? `in ${rounds} interleaved rounds of [bare put with Content-Length, consumer with Content-Length, consumer chunked], so that drift of the machine reaches all three alike` : "once: bare put with Content-Length, consumer with Content-Length, consumer chunked"}; the baseline is \`POST /__bench/baseline-put\` (bare \`fetch\` then \`R2.put(body)\`, no checks, no hash), and every ratio divides by the median of the Content-Length bare puts${rounds > 1 ? "; the per-round rows are the single runs, and each kind's summary rows give the median of each figure over the rounds (the target uses those medians)" : ""}. The consumer writes each file once, straight to its archive key; \`downloadMs\` (from the origin's response to its last byte: download + SHA-256 + streaming into R2) and \`publishMs\` (from the last byte until R2 committed the object: the tail of the put, or the multipart upload's \`complete\`) come from the asset's \`timings\` in the status JSON; end to end is from the callback's 200 until \`archive.state = "archived"\` was seen (polled every 100 ms), so it also contains the queue's delivery, the claim RPC and up to 100 ms of polling. The SHA-256 the task recorded (status JSON \`assets[].sha256\`) is compared with the expected digest of the pattern after the clock stops. RSS is VmRSS of the workerd process that runs the Worker (not the proxy workerd), sampled every 100 ms; "before" is just before the request.`,
+    `- **Archive rows**: one file per run, pattern bytes from the local origin, each run with its own seed. The ${size(s.archiveSize)} comparison runs ${rounds > 1 ? `in ${rounds} interleaved rounds of [bare put with Content-Length, consumer with Content-Length, consumer chunked], so that drift of the machine reaches all three alike` : "once: bare put with Content-Length, consumer with Content-Length, consumer chunked"}; the baseline is \`POST /__bench/baseline-put\` (bare \`fetch\` then \`R2.put(body)\`, no checks, no hash)${rounds > 1 ? ", and each consumer run is divided by the bare put of its own round, measured just before it (the machine's speed drifts by tens of percent between rounds, and both runs of a round drift together); the per-round rows are the single runs, and each kind's summary rows give the median of each figure and of the per-round ratios (the target uses the median ratio)" : ", and the ratios divide by that bare put"}. The consumer writes each file once, straight to its archive key; \`downloadMs\` (from the origin's response to its last byte: download + SHA-256 + streaming into R2) and \`publishMs\` (from the last byte until R2 committed the object: the tail of the put, or the multipart upload's \`complete\`) come from the asset's \`timings\` in the status JSON; end to end is from the callback's 200 until \`archive.state = "archived"\` was seen (polled every 100 ms), so it also contains the queue's delivery, the claim RPC and up to 100 ms of polling. The SHA-256 the task recorded (status JSON \`assets[].sha256\`) is compared with the expected digest of the pattern after the clock stops. RSS is VmRSS of the workerd process that runs the Worker (not the proxy workerd), sampled every 100 ms; "before" is just before the request.`,
     `- **Time to archive**: music \`complete\` callbacks shaped like test/fixtures/kie.music.complete.json, 2 tracks × (${size(s.sizes.audio)} audio + ${size(s.sizes.cover)} cover), all served with Content-Length. Sequential: ${s.sequentialTasks} tasks, one at a time, polled every 50 ms. Burst: ${s.burstTasks} tasks' callbacks with ${s.burstConcurrency} in flight, then polled until all settle or ${secs(s.burstTimeoutMs)} pass — each round (250 ms apart, 4 requests in flight) asks about the 16 oldest unsettled tasks, every 20th round about all of them, because each status request costs the Worker CPU that the consumer needs; "all archived in" runs from the first callback sent to the round in which the last task was seen archived. Status polling (every 50/100 ms in the sequential and archive rows) costs the Worker a few ms of CPU per request, included in those figures.`,
     "- **Local, not production**: miniflare's local Queue hands the consumer one batch at a time (`max_batch_size = 4`, so at most 4 files in flight); with `max_batch_timeout = 0` it delivers without waiting for a batch to fill; production queues scale consumers out. Local R2 (miniflare) stores objects as files, passes every put through a JavaScript TransformStream that computes MD5 (plus SHA-256 when asked to verify), and reassembles a multipart object's parts in JavaScript when it is read; all of it runs in the same workerd process as the Worker. The deployed 128 MB isolate memory limit cannot be measured locally.",
   ].join("\n");
@@ -474,7 +493,7 @@ function notesSection(report: Report): string {
       if (endToEndMs === null || downloadMs === null || publishMs === null || restMs === null) continue;
       const n = k.measured.length;
       notes.push(
-        `- ${k.contentLength ? "Content-Length" : "Chunked"} ${size(report.settings.archiveSize)}${n > 1 ? ` (medians of ${n} runs)` : ""}: end to end ${ratio(base / endToEndMs)}× the bare put. Of its ${secs(endToEndMs)}, the download phase (reading the body, hashing it, streaming it into R2) took ${secs(downloadMs)}, ${ratio(base / downloadMs)}× the bare put's rate; R2 committed the object ${commitMs(publishMs)} after the last byte; the queue's delivery, the claim and the status polling took the remaining ${secs(restMs)}.`,
+        `- ${k.contentLength ? "Content-Length" : "Chunked"} ${size(report.settings.archiveSize)}${n > 1 ? ` (medians of ${n} runs)` : ""}: end to end ${ratio(k.endToEndRatio ?? base / endToEndMs)}× the bare put. Of its ${secs(endToEndMs)}, the download phase (reading the body, hashing it, streaming it into R2) took ${secs(downloadMs)}, ${ratio(k.downloadRatio ?? base / downloadMs)}× the bare put's rate; R2 committed the object ${commitMs(publishMs)} after the last byte; the queue's delivery, the claim and the status polling took the remaining ${secs(restMs)}.`,
       );
     }
     notes.push(
@@ -483,7 +502,7 @@ function notesSection(report: Report): string {
     const fixedKind = kinds.find((k) => k.contentLength && k.downloadMs !== null);
     if (fixedKind) {
       notes.push(
-        `- What remains between the consumer's download phase (${ratio(base / (fixedKind.downloadMs as number))}× the bare put with Content-Length) and the bare put, which hands the response body to R2 untouched: the consumer reads the body in a JavaScript loop, hashes every chunk with SHA-256 and writes it on, and locally that runs on the same workerd thread as local R2's own JavaScript TransformStream that computes MD5 over every put, the bare one's too.`,
+        `- What remains between the consumer's download phase (${ratio(fixedKind.downloadRatio ?? base / (fixedKind.downloadMs as number))}× the bare put with Content-Length) and the bare put, which hands the response body to R2 untouched: the consumer reads the body in a JavaScript loop, hashes every chunk with SHA-256 and writes it on, and locally that runs on the same workerd thread as local R2's own JavaScript TransformStream that computes MD5 over every put, the bare one's too.`,
       );
     }
     const lone = archive.consumer.filter((r) => r.archived && r.downloadMs !== null && r.publishMs !== null);
@@ -521,7 +540,7 @@ function notesSection(report: Report): string {
     if (chunkedKind && fixedKind) {
       const [chunkedMs, fixedMs] = [chunkedKind.downloadMs as number, fixedKind.downloadMs as number];
       notes.push(
-        `- Without Content-Length the download phase took ${secs(chunkedMs)} against ${secs(fixedMs)} with it${chunkedKind.measured.length > 1 || fixedKind.measured.length > 1 ? " (medians)" : ""}, ${ratio(base / chunkedMs)}× and ${ratio(base / fixedMs)}× the bare put: R2 takes a body of unknown length only as a multipart upload, so the consumer copies the chunks into part buffers and uploads them as parts, reading the next part while the previous one uploads (within a 48 MiB part-buffer budget per isolate), and completes the upload after the last one (${commitMs(chunkedKind.publishMs ?? 0)}, against ${commitMs(fixedKind.publishMs ?? 0)} for the end of the streamed put).`,
+        `- Without Content-Length the download phase took ${secs(chunkedMs)} against ${secs(fixedMs)} with it${chunkedKind.measured.length > 1 || fixedKind.measured.length > 1 ? " (medians)" : ""}, ${ratio(chunkedKind.downloadRatio ?? base / chunkedMs)}× and ${ratio(fixedKind.downloadRatio ?? base / fixedMs)}× the bare put: R2 takes a body of unknown length only as a multipart upload, so the consumer copies the chunks into part buffers and uploads them as parts, reading the next part while the previous one uploads (within a 48 MiB part-buffer budget per isolate), and completes the upload after the last one (${commitMs(chunkedKind.publishMs ?? 0)}, against ${commitMs(fixedKind.publishMs ?? 0)} for the end of the streamed put).`,
       );
     }
     const chunkedBaseline = archive.baselines.find((b) => !b.contentLength);
