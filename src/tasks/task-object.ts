@@ -26,6 +26,8 @@ export const DOWNLOAD_LEASE_MS = 15 * 60 * 1000;
 const ENQUEUE_LEASE_MS = 30 * 1000;
 /** After a failed send, when the watchdog tries again. */
 const SEND_RETRY_MS = 10 * 1000;
+/** After a failed manifest write, when the watchdog tries again. */
+const MANIFEST_RETRY_MS = 30 * 1000;
 /** A `queued` asset untouched this long lost its message; the watchdog sends a new one. */
 const QUEUED_STALE_MS = 60 * 60 * 1000;
 const SEND_BATCH_LIMIT = 100;
@@ -113,14 +115,12 @@ export class TaskObject extends DurableObject<Env> {
       this.rescheduleReconciliation(now);
     }
     // A duplicate still re-drives assets whose earlier enqueue failed: that is why providers retry.
-    // The alarm armed here covers the send's lease, in case this object dies during the send.
-    const { due, leaseUntil } = this.leaseDue(now);
+    const due = this.leaseDue(now);
+    // Committed with the record: the alarm at the lease's end, in case this object dies mid-send.
+    if (due.length > 0) await this.scheduleAlarm();
+    const sent = due.length === 0 || (await this.send(due));
     await this.afterChange();
-    if (due.length > 0) {
-      if (!(await this.send(due))) return { outcome: "enqueue_failed" };
-      await this.releaseLeaseAlarm(leaseUntil);
-    }
-    return { outcome: "recorded", duplicate, enqueued: due.length };
+    return sent ? { outcome: "recorded", duplicate, enqueued: due.length } : { outcome: "enqueue_failed" };
   }
 
   /** Registers a task submitted to the provider; no-op when it already exists. */
@@ -477,18 +477,18 @@ export class TaskObject extends DurableObject<Env> {
    * Takes the send lease of every due asset (so that concurrent deliveries of the same callback
    * do not send twice) and returns them; the caller sends them with `send`.
    */
-  private leaseDue(now: number): { due: string[]; leaseUntil: number } {
+  private leaseDue(now: number): string[] {
     const due = this.dueAssets(now);
-    const leaseUntil = now + ENQUEUE_LEASE_MS;
     for (const name of due)
-      this.sql.exec("UPDATE assets SET enqueue_until = ? WHERE name = ?", leaseUntil, name);
-    return { due, leaseUntil };
+      this.sql.exec("UPDATE assets SET enqueue_until = ? WHERE name = ?", now + ENQUEUE_LEASE_MS, name);
+    return due;
   }
 
   /**
    * Sends one message per leased asset (batches of SEND_BATCH_LIMIT), then marks them `queued`.
-   * If a send fails, the leases are dropped and the watchdog tries again in SEND_RETRY_MS (a
-   * duplicate delivery of the callback re-drives them at once). Never throws; false if it failed.
+   * If a send fails, the leases are dropped, so a duplicate delivery of the callback re-drives
+   * the assets at once, and the watchdog does SEND_RETRY_MS later (see nextAlarmAt). Never
+   * throws; false if it failed. The caller sets the alarm.
    */
   private async send(assets: string[]): Promise<boolean> {
     const { task_id: taskId } = this.task() as TaskRow;
@@ -504,8 +504,10 @@ export class TaskObject extends DurableObject<Env> {
       console.error(
         JSON.stringify({ event: "enqueue_failed", taskId, assets: assets.length, error: String(error) }),
       );
-      mark("UPDATE assets SET enqueue_until = NULL WHERE name = ? AND state = 'pending'");
-      await this.setAlarmBefore(Date.now() + SEND_RETRY_MS);
+      mark(
+        "UPDATE assets SET enqueue_until = NULL, updated_at = ? WHERE name = ? AND state = 'pending'",
+        Date.now(),
+      );
       return false;
     }
     mark(
@@ -518,12 +520,12 @@ export class TaskObject extends DurableObject<Env> {
 
   /** Leases and sends every due asset, waiting for the send (alarm and retry endpoint). */
   private async enqueueDue(now: number): Promise<number> {
-    const { due } = this.leaseDue(now);
+    const due = this.leaseDue(now);
     if (due.length > 0) await this.send(due);
     return due.length;
   }
 
-  /** Writes the manifest whenever the task reaches a new settled state, and arms the watchdog. */
+  /** Writes the manifest whenever the task reaches a new settled state, and sets the alarm. */
   private async afterChange(): Promise<void> {
     const task = this.task();
     if (!task) return;
@@ -548,26 +550,41 @@ export class TaskObject extends DurableObject<Env> {
         console.error(
           JSON.stringify({ event: "manifest_write_failed", taskId: task.task_id, error: String(error) }),
         );
-        await this.setAlarmBefore(Date.now() + 30_000);
+        await this.scheduleAlarm(Date.now() + MANIFEST_RETRY_MS);
+        return;
       }
     }
     await this.scheduleAlarm();
   }
 
-  /** Arms the alarm for the earliest moment an asset could be stranded or a poll is due. */
-  private async scheduleAlarm(): Promise<void> {
-    const at = this.nextAlarmAt();
-    if (at !== null) await this.setAlarmBefore(at);
+  /**
+   * Sets the task's one alarm to exactly when it is next needed, as the stored state says (see
+   * nextAlarmAt), or to `retryAt` if that is earlier; clears it when nothing is pending. So an
+   * alarm armed for a lease that has since ended never fires for nothing.
+   */
+  private async scheduleAlarm(retryAt: number | null = null): Promise<void> {
+    const next = this.nextAlarmAt();
+    const at = next === null || retryAt === null ? (next ?? retryAt) : Math.min(next, retryAt);
+    this.alarmAt ??= await this.ctx.storage.getAlarm();
+    if (this.alarmAt === at) return;
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
+    this.alarmAt = at;
   }
 
-  /** The earliest moment an asset could be stranded or a poll is due; null if nothing is. */
+  /**
+   * When an asset could next be stranded or a poll is due; null if never. A leased asset is due
+   * when its lease ends; a pending one without a lease (its send failed) SEND_RETRY_MS after
+   * that; a queued one when its message counts as lost.
+   */
   private nextAlarmAt(): number | null {
     const { next } = this.sql
       .exec<{ next: number | null }>(
         `SELECT MIN(CASE state WHEN 'downloading' THEN lease_until
-                               WHEN 'pending' THEN COALESCE(enqueue_until, 0)
+                               WHEN 'pending' THEN COALESCE(enqueue_until, updated_at + ?)
                                WHEN 'queued' THEN queued_at + ? END) AS next
            FROM assets WHERE state IN ('downloading', 'pending', 'queued')`,
+        SEND_RETRY_MS,
         QUEUED_STALE_MS,
       )
       .one();
@@ -576,26 +593,6 @@ export class TaskObject extends DurableObject<Env> {
     const earliest = [next, poll].filter((at): at is number => at !== null);
     if (earliest.length === 0) return null;
     return Math.max(Math.min(...earliest), Date.now() + 1000);
-  }
-
-  /**
-   * After a send succeeded: if the alarm was armed only to cover that send's lease (`leaseUntil`),
-   * moves it to when it is next needed, so no task wakes up 30 s after every callback for nothing.
-   */
-  private async releaseLeaseAlarm(leaseUntil: number): Promise<void> {
-    if (this.alarmAt !== leaseUntil) return;
-    const at = this.nextAlarmAt();
-    if (at === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(at);
-    this.alarmAt = at;
-  }
-
-  /** Arms the alarm for `at`, unless it is already set for earlier (and has not fired yet). */
-  private async setAlarmBefore(at: number): Promise<void> {
-    this.alarmAt ??= await this.ctx.storage.getAlarm();
-    if (this.alarmAt !== null && this.alarmAt <= at && this.alarmAt >= Date.now()) return;
-    await this.ctx.storage.setAlarm(at);
-    this.alarmAt = at;
   }
 }
 

@@ -226,18 +226,19 @@ describe("duplicate deliveries", () => {
 });
 
 describe("the watchdog alarm", () => {
-  it("is not left at the send lease's expiry once the send succeeded", async () => {
+  it("is not left at the send lease's expiry once the send succeeded, and is cleared once archived", async () => {
     const taskId = uniqueId("alarm");
     const { body } = atOrigin(withTaskId(kieMusicComplete, taskId));
     const before = Date.now();
     expect((await postCallback(body)).status).toBe(200);
     // Queued assets need the watchdog only after an hour, downloading ones after their 15-minute
     // lease; an alarm 30 s out would wake every task once for nothing.
-    const alarm = await runInDurableObject(env.TASKS.get(env.TASKS.idFromName(taskId)), (_, state) =>
-      state.storage.getAlarm(),
-    );
+    const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
+    const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
     if (alarm !== null) expect(alarm - before).toBeGreaterThan(10 * 60 * 1000);
-    await waitForStatus(taskId, settled);
+    // Archived and finished: nothing left for the watchdog, so no alarm at all.
+    expect((await waitForStatus(taskId, settled)).archive.state).toBe("archived");
+    expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).toBeNull();
   });
 });
 
