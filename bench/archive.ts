@@ -122,6 +122,24 @@ function lastRequestFailure(output: string): string | null {
   }
 }
 
+/**
+ * One measured transfer of `size` pattern bytes from the origin: announces it, then runs `work`
+ * with the origin URL while sampling the Worker's RSS and probing GET /healthz.
+ */
+async function measure<T>(
+  options: ArchiveOptions,
+  label: string,
+  file: { name: string; size: number; seed: number; contentLength: boolean },
+  work: (url: string) => Promise<T>,
+): Promise<{ value: T; slowestHealthzMs: number; rss: RssWindow }> {
+  const url = mediaUrl(options.originUrl, { ...file, type: "video/mp4" });
+  progress(`archive: ${label}`);
+  const { result, rss } = await withRss(options.workerdPid, () =>
+    whileProbing(options.receiver.url, () => work(url)),
+  );
+  return { ...result, rss };
+}
+
 async function baseline(
   options: ArchiveOptions,
   label: string,
@@ -129,44 +147,35 @@ async function baseline(
   contentLength: boolean,
   seed: number,
 ): Promise<BaselineRun> {
-  const url = mediaUrl(options.originUrl, {
-    name: "baseline.bin",
-    size,
-    seed,
-    contentLength,
-    type: "video/mp4",
-  });
-  progress(`archive: ${label}`);
   const {
-    result: { value: result, slowestHealthzMs },
+    value: result,
+    slowestHealthzMs,
     rss,
-  } = await withRss(options.workerdPid, () =>
-    whileProbing(options.receiver.url, async () => {
-      const response = await fetch(
-        `${options.receiver.url}/__bench/baseline-put?url=${encodeURIComponent(url)}`,
-        {
-          method: "POST",
-          signal: AbortSignal.timeout(600_000),
-        },
-      );
-      const text = await response.text();
-      if (response.status !== 200) {
-        let logged: string | null = null;
-        // The log line reaches wrangler's output a moment after the response.
-        for (let i = 0; i < 10 && options.serverOutput && !logged; i++) {
-          await sleep(100);
-          logged = lastRequestFailure(options.serverOutput());
-        }
-        return {
-          ms: null,
-          error: `HTTP ${response.status}${logged ? `, the Worker logged: ${logged}` : `: ${text.slice(0, 200)}`}`,
-        };
+  } = await measure(options, label, { name: "baseline.bin", size, seed, contentLength }, async (url) => {
+    const response = await fetch(
+      `${options.receiver.url}/__bench/baseline-put?url=${encodeURIComponent(url)}`,
+      {
+        method: "POST",
+        signal: AbortSignal.timeout(600_000),
+      },
+    );
+    const text = await response.text();
+    if (response.status !== 200) {
+      let logged: string | null = null;
+      // The log line reaches wrangler's output a moment after the response.
+      for (let i = 0; i < 10 && options.serverOutput && !logged; i++) {
+        await sleep(100);
+        logged = lastRequestFailure(options.serverOutput());
       }
-      const body = JSON.parse(text) as { bytes: number; ms: number };
-      if (body.bytes !== size) return { ms: null, error: `stored ${body.bytes} of ${size} bytes` };
-      return { ms: body.ms, error: null };
-    }),
-  );
+      return {
+        ms: null,
+        error: `HTTP ${response.status}${logged ? `, the Worker logged: ${logged}` : `: ${text.slice(0, 200)}`}`,
+      };
+    }
+    const body = JSON.parse(text) as { bytes: number; ms: number };
+    if (body.bytes !== size) return { ms: null, error: `stored ${body.bytes} of ${size} bytes` };
+    return { ms: body.ms, error: null };
+  });
   return { label, bytes: size, contentLength, ...result, slowestHealthzMs, rss };
 }
 
@@ -179,27 +188,18 @@ async function throughConsumer(
 ): Promise<ConsumerRun> {
   const { receiver } = options;
   const taskId = `arch-${options.runId}-${label.replace(/[^A-Za-z0-9]+/g, "-")}`;
-  const url = mediaUrl(options.originUrl, {
-    name: "video.mp4",
-    size,
-    seed,
-    contentLength,
-    type: "video/mp4",
-  });
-  progress(`archive: ${label}`);
   const {
-    result: { value: result, slowestHealthzMs },
+    value: result,
+    slowestHealthzMs,
     rss,
-  } = await withRss(options.workerdPid, () =>
-    whileProbing(receiver.url, async () => {
-      const posted = await receiver.postCallback(videoCallback(taskId, url));
-      const acked = performance.now();
-      if (posted.status !== 200) throw new Error(`the callback answered ${posted.status}: ${posted.text}`);
-      const timeoutMs = Math.max(120_000, (size / MIB) * 1000); // at least 1 MiB/s
-      const settled = await receiver.waitSettled(taskId, { intervalMs: 100, timeoutMs });
-      return { settled, endToEndMs: settled.at - acked };
-    }),
-  );
+  } = await measure(options, label, { name: "video.mp4", size, seed, contentLength }, async (url) => {
+    const posted = await receiver.postCallback(videoCallback(taskId, url));
+    const acked = performance.now();
+    if (posted.status !== 200) throw new Error(`the callback answered ${posted.status}: ${posted.text}`);
+    const timeoutMs = Math.max(120_000, (size / MIB) * 1000); // at least 1 MiB/s
+    const settled = await receiver.waitSettled(taskId, { intervalMs: 100, timeoutMs });
+    return { settled, endToEndMs: settled.at - acked };
+  });
   const asset = result.settled.status?.assets[0];
   const archived = result.settled.status?.archive.state === "archived";
   let sha256Ok: boolean | null = null;
