@@ -349,15 +349,22 @@ export interface FloorOptions {
 export async function runFloor(options: FloorOptions): Promise<FloorLevel[]> {
   let counter = 0;
   const body = JSON.stringify(videoCallback("floor", "https://example.invalid/video.mp4"));
-  const run = (route: Route, connections: number, amount: number) =>
+  const requests = {
+    healthz: { method: "GET", path: "/healthz" },
+    object: {
+      method: "POST",
+      path: "/object",
+      body,
+      pathFor: () => `/object/floor-${options.runId}-${++counter}`,
+    },
+  } as const;
+  const run = (route: "healthz" | "object", connections: number, amount: number) =>
     load(options.url, options.pids, {
       route,
       connections,
       amount,
       maxSeconds: options.maxSeconds,
-      method: route === "healthz" ? "GET" : "POST",
-      path: route === "healthz" ? "/healthz" : `/object/floor-${options.runId}`,
-      ...(route === "healthz" ? {} : { body, pathFor: () => `/object/floor-${options.runId}-${++counter}` }),
+      ...requests[route],
     });
   progress(`floor: warm-up (${options.warmupRequests} requests per route at 16 connections)`);
   await run("healthz", 16, options.warmupRequests);
