@@ -308,11 +308,11 @@ async function putMultipart(request: WriteRequest, meter: Meter): Promise<Commit
     const lastByteAt = Date.now();
     return { object: await upload.complete(parts), lastByteAt };
   } catch (error) {
-    await uploader.release();
+    await uploader.release(); // so that no part is still uploading when the upload is aborted
     await upload.abort().catch(() => {});
     throw error;
   } finally {
     reader.release();
-    await uploader.release();
+    await uploader.release(); // idempotent; gives the part buffers back after a success too
   }
 }
