@@ -412,12 +412,11 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
           offset += n;
           if (!ok && !(await drained(res))) return;
         }
-        // Let the bytes reach the kernel (socket writes complete in order), then cut the
-        // connection without finishing the body.
+        // Close the connection without finishing the body: a FIN after the bytes sent, so the
+        // client reads everything up to the cut (a reset could discard even the headers).
         const socket = res.socket;
         if (socket && !socket.destroyed) {
-          await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
-          socket.destroy();
+          await new Promise<void>((resolve) => socket.end(() => resolve()));
         }
         return;
       }
@@ -472,7 +471,10 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
         else text(res, 500, `origin error: ${err instanceof Error ? err.message : String(err)}\n`);
       });
     });
-    server.keepAliveTimeout = 5_000;
+    // Longer than any pause between a test's requests: a server closing an idle keep-alive
+    // connection just as workerd reuses it fails that request with "Network connection lost".
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     return server;
   };
 
