@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
-import { atOrigin, originBytes, originLog } from "../helpers/media";
+import { atOrigin, expectedSha256, originBytes, originLog, r2Sha256 } from "../helpers/media";
 import { providerRequests, recordInfo, scriptRecordInfo } from "../helpers/provider";
 import { postCallback, settled, uniqueId, waitForStatus, withTaskId } from "../helpers/worker";
 
@@ -31,7 +31,7 @@ describe("confirmation mode", () => {
 
   it("archives a callback whose URLs the provider confirms, asking it once for many assets", async () => {
     const taskId = uniqueId("genuine");
-    const { body } = atOrigin(withTaskId(splitStem, taskId));
+    const { body, files } = atOrigin(withTaskId(splitStem, taskId));
     const stems = body.data.vocal_removal_info;
     const camel = Object.fromEntries(
       Object.entries(stems).map(([key, url]) => [
@@ -45,6 +45,16 @@ describe("confirmation mode", () => {
     expect((await postCallback(body)).status).toBe(200);
     const status = await waitForStatus(taskId, settled);
     expect(status.archive).toMatchObject({ state: "archived", stored: 12 });
+    for (const asset of status.assets) {
+      const file = files.get(asset.sourceUrl);
+      if (!file) throw new Error(asset.sourceUrl);
+      expect(await r2Sha256(asset.key as string)).toMatchObject({
+        size: file.size,
+        sha256: await expectedSha256(file),
+      });
+    }
+    // Asked at all (0 would mean nothing was confirmed), and not once per asset.
+    expect((await providerRequests(taskId)).length).toBeGreaterThan(0);
     expect((await providerRequests(taskId)).length).toBeLessThan(12);
   });
 

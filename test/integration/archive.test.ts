@@ -63,6 +63,10 @@ describe("archiving every kind byte-exact", () => {
       bytes: file?.size,
       sha256: file && (await expectedSha256(file)),
     });
+    expect(await r2Sha256(`video/${taskId}/video.mp4`)).toMatchObject({
+      size: file?.size,
+      sha256: status.assets[0]?.sha256,
+    });
     const manifest = await env.MEDIA.get(`video/${taskId}/manifest.json`);
     const written = (await manifest?.json()) as typeof status;
     expect(written.archive).toEqual(status.archive);
@@ -73,6 +77,7 @@ describe("archiving every kind byte-exact", () => {
     const s = nextSeed();
     const { asset } = await archiveUrl(originBytes("stem.mp3", 300_001, s, { cl: "0", type: "audio/mpeg" }));
     expect(asset).toMatchObject({ state: "stored", bytes: 300_001, sha256: await patternSha256(300_001, s) });
+    expect(await r2Sha256(asset.key as string)).toMatchObject({ size: 300_001, sha256: asset.sha256 });
   });
 
   it.each([
@@ -111,6 +116,7 @@ describe("failures", () => {
     );
     expect(asset).toMatchObject({ state: "stored", attempts: 3, bytes: 5000, error: null });
     expect(asset.sha256).toBe(await patternSha256(5000, 3));
+    expect(await r2Sha256(asset.key as string)).toMatchObject({ size: 5000, sha256: asset.sha256 });
     expect(await originLog(`/flaky/${key}/`)).toHaveLength(3);
   });
 
@@ -120,6 +126,11 @@ describe("failures", () => {
       `${env.ORIGIN_URL}/flaky/${key}/a.mp3?fail=1&status=${status}&size=100&seed=1`,
     );
     expect(asset).toMatchObject({ state: "stored", attempts: 2 });
+    expect(await r2Sha256(asset.key as string)).toMatchObject({
+      size: 100,
+      sha256: await patternSha256(100, 1),
+    });
+    expect(await originLog(`/flaky/${key}/`)).toHaveLength(2);
   });
 
   it.each([400, 403, 404, 410, 441])("fails at once on a %i, storing nothing", async (code) => {
@@ -140,9 +151,14 @@ describe("failures", () => {
   });
 
   it("fails an asset whose 503s exhaust the retries, with the last error", async () => {
-    const { asset } = await archiveUrl(`${env.ORIGIN_URL}/status/503?n=${nextSeed()}`, "bass", 60_000);
+    const { taskId, asset } = await archiveUrl(
+      `${env.ORIGIN_URL}/status/503?n=${nextSeed()}`,
+      "bass",
+      60_000,
+    );
     expect(asset.state).toBe("failed");
     expect(asset.error).toMatch(/^retries exhausted: HTTP 503 from 127\.0\.0\.1/);
+    await expectNothingStored("separation", taskId);
   });
 
   it("retries a download whose origin does not answer within the per-request timeout", async () => {
@@ -223,9 +239,14 @@ describe("URL policy in the consumer", () => {
     const s = nextSeed();
     const five = await archiveUrl(`${env.ORIGIN_URL}/redirect-chain/5/ok-${s}.mp3?size=1234&seed=${s}`);
     expect(five.asset).toMatchObject({ state: "stored", bytes: 1234, sha256: await patternSha256(1234, s) });
+    expect(await r2Sha256(five.asset.key as string)).toMatchObject({ size: 1234, sha256: five.asset.sha256 });
     const six = await archiveUrl(`${env.ORIGIN_URL}/redirect-chain/6/no-${s}.mp3?size=1234&seed=${s}`);
     expect(six.asset.state).toBe("failed");
     expect(six.asset.error).toMatch(/more than 5 redirects/);
+    // The sixth hop is never requested.
+    expect(await originLog(`/redirect-chain/0/ok-${s}.mp3`)).toHaveLength(1);
+    expect(await originLog(`/redirect-chain/0/no-${s}.mp3`)).toEqual([]);
+    await expectNothingStored("separation", six.taskId);
   });
 });
 
@@ -276,9 +297,10 @@ describe("source twins", () => {
     const file = files.get(twin);
     expect(audio).toMatchObject({ state: "stored", sourceUrl: twin, attempts: 1, bytes: file?.size });
     expect(audio?.sha256).toBe(file && (await expectedSha256(file)));
+    expect(await r2Sha256(audio?.key as string)).toMatchObject({ size: file?.size, sha256: audio?.sha256 });
   });
 
-  it("fails the asset with both errors when the twin fails too", async () => {
+  it("fails the asset with the twin's error when the twin fails too", async () => {
     const taskId = uniqueId("twins");
     const { body } = atOrigin(withTaskId(sunoMusic, taskId));
     const track = body.data.data[0] as (typeof body.data.data)[number];
@@ -290,6 +312,7 @@ describe("source twins", () => {
     expect(audio).toMatchObject({ state: "failed" });
     expect(audio?.error).toMatch(/HTTP 410/);
     expect(status.archive.state).toBe("failed");
+    expect(await listKeys(`music/${taskId}/${track.id}/audio`)).toEqual([]);
   });
 });
 
@@ -313,7 +336,9 @@ describe("dead-letter queue", () => {
 
   it("leaves an asset that got stored meanwhile alone", async () => {
     const { taskId, asset } = await archiveUrl(originBytes(`dlq-${nextSeed()}.mp3`, 10, 1));
-    await runConsumer([{ taskId, asset: "drums" }], { queue: "stemvault-media-dlq" });
+    const result = await runConsumer([{ taskId, asset: "drums" }], { queue: "stemvault-media-dlq" });
+    expect(result.explicitAcks).toEqual(result.ids);
     expect((await getStatus(taskId)).assets[0]).toMatchObject({ state: "stored", sha256: asset.sha256 });
+    expect(await r2Sha256(asset.key as string)).toMatchObject({ size: 10, sha256: asset.sha256 });
   });
 });

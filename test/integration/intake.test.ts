@@ -1,11 +1,12 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { signKie } from "../../src/callbacks/kie-signature";
+import { taskStub } from "../../src/tasks/stub";
 import { fixtures } from "../fixtures";
 import sunoMusicComplete from "../fixtures/sunoapi.music.complete.json";
 import sunoVideo from "../fixtures/sunoapi.video.success.json";
 import { atOrigin } from "../helpers/media";
-import { bearer, postCallback, request, uniqueId, withTaskId } from "../helpers/worker";
+import { bearer, getStatus, postCallback, request, uniqueId, withTaskId } from "../helpers/worker";
 
 const video = (taskId = uniqueId("video")) => atOrigin(withTaskId(sunoVideo, taskId)).body;
 const errorBody = async (response: Response) =>
@@ -81,8 +82,11 @@ describe("source checks", () => {
   });
 
   it("accepts the first and the second (rotated) token", async () => {
-    expect((await postCallback(video(), { token: "test-token-a" })).status).toBe(200);
-    expect((await postCallback(video(), { token: "test-token-b" })).status).toBe(200);
+    const [first, second] = [uniqueId(), uniqueId()];
+    expect((await postCallback(video(first), { token: "test-token-a" })).status).toBe(200);
+    expect((await postCallback(video(second), { token: "test-token-b" })).status).toBe(200);
+    expect(await taskExists(first)).toBe(true);
+    expect(await taskExists(second)).toBe(true);
   });
 
   it.each([
@@ -164,7 +168,9 @@ describe("source checks", () => {
       const vars = { CALLBACK_TOKENS: "test-token-a", WEBHOOK_HMAC_KEY: "test-key" };
       const headers = await signed(taskId, now());
       expect((await postCallback(video(taskId), { vars, token: "nope", headers })).status).toBe(401);
+      expect(await taskExists(taskId)).toBe(false);
       expect((await postCallback(video(taskId), { vars, token: "test-token-a", headers })).status).toBe(200);
+      expect(await taskExists(taskId)).toBe(true);
     });
   });
 
@@ -193,7 +199,9 @@ describe("source checks", () => {
     });
 
     it("rejects a request without CF-Connecting-IP", async () => {
-      expect((await postCallback(video(), { vars: ipOnly, token: null })).status).toBe(401);
+      const taskId = uniqueId("ip");
+      expect((await postCallback(video(taskId), { vars: ipOnly, token: null })).status).toBe(401);
+      expect(await taskExists(taskId)).toBe(false);
     });
   });
 
@@ -209,10 +217,32 @@ describe("source checks", () => {
 
 describe("bad input", () => {
   it("answers 413 from Content-Length without reading the body", async () => {
-    const body = { ...video(), padding: "x".repeat(2048) };
-    const response = await postCallback(body, { vars: { MAX_CALLBACK_BYTES: "1024" } });
+    const taskId = uniqueId();
+    const bytes = new TextEncoder().encode(JSON.stringify({ ...video(taskId), padding: "x".repeat(2048) }));
+    // A string body carries no Content-Length here; declare it, and count what is read.
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const chunk = bytes.subarray(pulled, pulled + 512);
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+        if (pulled >= bytes.byteLength) controller.close();
+      },
+    });
+    const response = await request(
+      "/callbacks?token=test-token-a",
+      {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", "content-length": String(bytes.byteLength) },
+        duplex: "half",
+      } as RequestInit,
+      { MAX_CALLBACK_BYTES: "1024" },
+    );
     expect(response.status).toBe(413);
     expect((await errorBody(response)).code).toBe("payload_too_large");
+    expect(pulled).toBeLessThanOrEqual(512); // the stream's own first pull only
+    expect(await taskExists(taskId)).toBe(false);
   });
 
   it("answers 413 to a chunked body, reading no more than the limit", async () => {
@@ -239,8 +269,10 @@ describe("bad input", () => {
   });
 
   it("answers 413 for the default limit of 256 KiB", async () => {
-    const response = await postCallback({ ...video(), padding: "x".repeat(262_144) });
+    const taskId = uniqueId();
+    const response = await postCallback({ ...video(taskId), padding: "x".repeat(262_144) });
     expect(response.status).toBe(413);
+    expect(await taskExists(taskId)).toBe(false);
   });
 
   it.each(["{not json", "", "[1, 2", "null"])(
@@ -259,21 +291,25 @@ describe("bad input", () => {
   });
 
   it("answers 400 invalid_payload with issues to an unknown shape", async () => {
-    const response = await postCallback({ code: 200, msg: "ok", data: { task_id: "abc", lyrics: [] } });
+    const taskId = uniqueId();
+    const response = await postCallback({ code: 200, msg: "ok", data: { task_id: taskId, lyrics: [] } });
     expect(response.status).toBe(400);
     const error = await errorBody(response);
     expect(error.code).toBe("invalid_payload");
     expect(error.issues?.length).toBeGreaterThan(0);
+    expect(await taskExists(taskId)).toBe(false);
   });
 
   it("names the offending field of a malformed music callback", async () => {
-    const body = withTaskId(sunoMusicComplete, uniqueId()) as { data: { data: Record<string, unknown>[] } };
+    const taskId = uniqueId();
+    const body = withTaskId(sunoMusicComplete, taskId) as { data: { data: Record<string, unknown>[] } };
     body.data.data[0] = { ...body.data.data[0], duration: "long" };
     const response = await postCallback(body);
     expect(response.status).toBe(400);
     const error = await errorBody(response);
     expect(error.code).toBe("invalid_payload");
     expect(error.issues).toContainEqual(expect.objectContaining({ path: "data.data.0.duration" }));
+    expect(await taskExists(taskId)).toBe(false);
   });
 
   it.each([
@@ -289,10 +325,13 @@ describe("bad input", () => {
     const response = await postCallback(body);
     expect(response.status).toBe(400);
     expect((await errorBody(response)).code).toBe("invalid_payload");
+    // GET /tasks/:id refuses these ids, so ask the object that name would address.
+    expect(await taskStub(env, String(taskId)).status()).toBeNull();
   });
 
   it("accepts a task id of exactly 128 characters", async () => {
     expect((await postCallback(video("b".repeat(128)))).status).toBe(200);
+    expect(await taskExists("b".repeat(128))).toBe(true);
   });
 
   it("answers 400 when /callbacks/:kind disagrees with the payload", async () => {
@@ -310,10 +349,15 @@ describe("bad input", () => {
     const response = await postCallback(music);
     expect(response.status).toBe(400);
     expect((await errorBody(response)).message).toMatch(/is a video task/);
+    const status = await getStatus(taskId);
+    expect(status).toMatchObject({ kind: "video", callbacks: { received: 1 } });
+    expect(status.assets.map((asset) => asset.name)).toEqual(["video"]);
   });
 
   it("answers 404 for an unknown kind in the path", async () => {
-    expect((await postCallback(video(), { kind: "lyrics" })).status).toBe(404);
+    const taskId = uniqueId();
+    expect((await postCallback(video(taskId), { kind: "lyrics" })).status).toBe(404);
+    expect(await taskExists(taskId)).toBe(false);
   });
 
   it("keeps the raw callback exactly as received", async () => {

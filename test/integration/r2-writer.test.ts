@@ -61,7 +61,9 @@ describe("writeMedia", () => {
         const written = await writeMedia(
           await fromOrigin(chunkedBytes(size, s), `w/budget-${i}.mp3`, partSize),
         );
-        return written.sha256 === (await patternSha256(size, s));
+        const stored = await r2Sha256(`w/budget-${i}.mp3`);
+        const expected = await patternSha256(size, s);
+        return written.sha256 === expected && stored?.size === size && stored.sha256 === expected;
       }),
     );
     expect(results).toEqual(Array(count).fill(true));

@@ -74,7 +74,7 @@ describe("GET /media/<key>", () => {
     const response = await request(link, { headers: { range: "bytes=0-1,5-6" } });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-length")).toBe(String(SIZE));
-    await response.body?.cancel();
+    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
   });
 
   it("answers 304 to a matching If-None-Match, and 200 to a stale one", async () => {
@@ -83,10 +83,13 @@ describe("GET /media/<key>", () => {
     expect(await fresh.text()).toBe("");
     const stale = await request(link, { headers: { "if-none-match": '"something-else"' } });
     expect(stale.status).toBe(200);
-    await stale.body?.cancel();
+    expect(await sha256(await stale.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
   });
 
   it("answers 404 for an absent object and for keys outside the archive layout", async () => {
+    // Objects outside the layout exist, so that only the layout check can answer 404 for them.
+    for (const outside of [".staging/x/y", "random.txt", "music/../secret"])
+      await env.MEDIA.put(outside, "not archive media");
     for (const path of [
       "music/nope/nope/audio.mp3",
       "music/../../etc/passwd",
@@ -138,8 +141,11 @@ describe("GET /media/<key>", () => {
 
 describe("task routes", () => {
   it("requires the bearer token", async () => {
-    expect((await request(`/tasks/${uniqueId()}`)).status).toBe(401);
-    expect((await request("/tasks", { method: "POST", body: "{}" })).status).toBe(401);
+    const taskId = uniqueId();
+    expect((await request(`/tasks/${taskId}`)).status).toBe(401);
+    const registration = JSON.stringify({ taskId, kind: "video" });
+    expect((await request("/tasks", { method: "POST", body: registration })).status).toBe(401);
+    expect((await request(`/tasks/${taskId}`, { headers: bearer })).status).toBe(404);
   });
 
   it("fails closed when API_TOKEN is not set", async () => {
@@ -198,6 +204,9 @@ describe("task routes", () => {
     expect(bad.status).toBe(400);
     const worse = await request("/tasks", { method: "POST", headers, body: "nope" });
     expect(((await worse.json()) as { error: { code: string } }).error.code).toBe("invalid_json");
+    // GET /tasks/:id refuses "../x", so ask the object that name would address.
+    const { taskStub } = await import("../../src/tasks/stub");
+    expect(await taskStub(env, "../x").status()).toBeNull();
   });
 
   it("re-enqueues failed assets on retry and archives them once the origin recovers", async () => {
