@@ -1,20 +1,31 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { media } from "./api/media";
+import { tasks } from "./api/tasks";
+import { validationHook } from "./api/validation";
 import { callbacks } from "./callbacks/route";
-import { configuredChecks } from "./callbacks/source-checks";
-import { config } from "./config";
-import { ApiError } from "./errors";
-import { benchBaseline } from "./media/bench-baseline";
-import { media } from "./read/media";
-import { tasks } from "./read/tasks";
+import type { AppEnv } from "./core/app-env";
+import { config, sourceChecks } from "./core/config";
+import { ApiError } from "./core/errors";
+import { log } from "./core/log";
 
-export const app = new Hono<{ Bindings: Env }>();
+export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-app.get("/healthz", (c) => c.json({ ok: true, checks: configuredChecks(config(c.env)) }));
+app.use(async (c, next) => {
+  c.set("config", config(c.env));
+  await next();
+});
+
+/** 200 when the receiver can accept callbacks; 503 naming each setting that stops it. */
+app.get("/healthz", (c) => {
+  const cfg = c.get("config");
+  const checks = sourceChecks(cfg);
+  if (cfg.problems.length > 0) return c.json({ ok: false, checks, problems: cfg.problems }, 503);
+  return c.json({ ok: true, checks });
+});
 app.route("/callbacks", callbacks);
 app.route("/tasks", tasks);
 app.route("/media", media);
-app.route("/__bench", benchBaseline);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
@@ -23,19 +34,17 @@ app.notFound((c) =>
 /** The one place errors become responses: the contract's error JSON; only 5xx are logged. */
 app.onError((error, c) => {
   if (error instanceof ApiError) {
-    if (error.status >= 500) console.error(JSON.stringify({ event: "request_failed", code: error.code }));
+    if (error.status >= 500) log.error("request_failed", { path: c.req.path, code: error.code });
     return c.json(error.toBody(), error.status);
+  }
+  // Hono's JSON validator throws this for a body that does not parse.
+  if (error instanceof HTTPException && error.message === "Malformed JSON in request body") {
+    return c.json({ error: { code: "invalid_json", message: "the body is not valid JSON" } }, 400);
   }
   if (error instanceof HTTPException && error.status < 500) {
     return c.json({ error: { code: "bad_request", message: error.message || "bad request" } }, error.status);
   }
-  console.error(
-    JSON.stringify({
-      event: "request_failed",
-      path: c.req.path,
-      error: error instanceof Error ? error.message : String(error),
-    }),
-  );
+  log.error("request_failed", { path: c.req.path, error });
   return c.json(
     { error: { code: "internal_error", message: "internal error; the request was not recorded" } },
     500,

@@ -1,14 +1,14 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { config } from "../config";
-import { sha256Hex } from "../crypto";
-import { ApiError } from "../errors";
-import type { Kind } from "../ids";
+import type { AppEnv } from "../core/app-env";
+import { sha256Hex } from "../core/crypto";
+import { ApiError } from "../core/errors";
+import type { Kind } from "../core/ids";
+import { parseCallback, taskIdOf } from "../providers/parse-callback";
 import { taskStub } from "../tasks/stub";
-import { parseCallback, taskIdOf } from "./parse";
 import { sourceGate, verifySignature } from "./source-checks";
 
-export const callbacks = new Hono<{ Bindings: Env }>();
+export const callbacks = new Hono<AppEnv>();
 
 const tooLarge = () => {
   throw new ApiError(413, "payload_too_large", "the callback body exceeds MAX_CALLBACK_BYTES");
@@ -16,7 +16,7 @@ const tooLarge = () => {
 
 /** Rejects oversized bodies from Content-Length up front, or while streaming a chunked body. */
 callbacks.use("*", sourceGate, (c, next) =>
-  bodyLimit({ maxSize: config(c.env).maxCallbackBytes, onError: tooLarge })(c, next),
+  bodyLimit({ maxSize: c.get("config").maxCallbackBytes, onError: tooLarge })(c, next),
 );
 
 /**
@@ -24,7 +24,7 @@ callbacks.use("*", sourceGate, (c, next) =>
  * recorded the callback and sent the queue messages of its new assets; if the send failed, a
  * 503 makes the provider retry (the object's watchdog re-sends them meanwhile).
  */
-const receive = async (c: import("hono").Context<{ Bindings: Env }>, kind?: Kind) => {
+const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   const raw = await c.req.text();
   let body: unknown;
   try {

@@ -1,48 +1,33 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { type Config, config } from "../config";
-import { safeEqualAny } from "../crypto";
-import { ApiError, unauthorized } from "../errors";
-import { ipAllowed } from "./ip-allowlist";
-import { checkTimestamp, verifyKieSignature } from "./kie-signature";
-
-export type SourceCheck = "token" | "hmac" | "ip";
-
-/** The source checks this deployment has configured, in the order they run. */
-export function configuredChecks(cfg: Config): SourceCheck[] {
-  const checks: SourceCheck[] = [];
-  if (cfg.callbackTokens.length > 0) checks.push("token");
-  if (cfg.hmacKey) checks.push("hmac");
-  if (cfg.allowedSourceIps.length > 0) checks.push("ip");
-  return checks;
-}
+import type { AppEnv } from "../core/app-env";
+import type { SourceCheck } from "../core/config";
+import { safeEqualAny } from "../core/crypto";
+import { ApiError, unauthorized } from "../core/errors";
+import { ipAllowed } from "../core/ip-ranges";
+import { log } from "../core/log";
+import { checkTimestamp, verifyKieSignature } from "../providers/kie-signature";
 
 /** Logs which check failed and why (never a secret), then answers a bare 401. */
 function reject(c: Context, check: SourceCheck, reason: string): never {
-  console.warn(
-    JSON.stringify({
-      event: "callback_rejected",
-      check,
-      reason,
-      ip: c.req.header("cf-connecting-ip") ?? null,
-    }),
-  );
+  log.warn("callback_rejected", { check, reason, ip: c.req.header("cf-connecting-ip") ?? null });
   throw unauthorized();
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
- * Everything that can be checked before the body is read: fail closed when nothing is
- * configured, then the IP allowlist, the URL token, and the kie.ai timestamp window.
+ * Everything that can be checked before the body is read: fail closed when the settings are
+ * malformed or no check is configured, then the IP allowlist, the URL token, and the kie.ai
+ * timestamp window.
  */
-export const sourceGate: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
-  const cfg = config(c.env);
-  if (configuredChecks(cfg).length === 0) {
-    console.error(JSON.stringify({ event: "callback_rejected", reason: "receiver_not_configured" }));
+export const sourceGate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const cfg = c.get("config");
+  if (cfg.problems.length > 0) {
+    log.error("callback_rejected", { reason: "receiver_not_configured", problems: cfg.problems });
     throw new ApiError(
       503,
       "receiver_not_configured",
-      "no source check is configured (CALLBACK_TOKENS, WEBHOOK_HMAC_KEY or ALLOWED_SOURCE_IPS)",
+      `the receiver cannot accept callbacks: ${cfg.problems.join("; ")}`,
     );
   }
   if (cfg.allowedSourceIps.length > 0 && !ipAllowed(c.req.header("cf-connecting-ip"), cfg.allowedSourceIps)) {
@@ -65,8 +50,8 @@ export const sourceGate: MiddlewareHandler<{ Bindings: Env }> = async (c, next) 
 };
 
 /** The kie.ai signature binds the task id, so it is verified once the body is parsed. */
-export async function verifySignature(c: Context<{ Bindings: Env }>, taskId: string): Promise<void> {
-  const cfg = config(c.env);
+export async function verifySignature(c: Context<AppEnv>, taskId: string): Promise<void> {
+  const cfg = c.get("config");
   if (!cfg.hmacKey) return;
   const verdict = await verifyKieSignature({
     key: cfg.hmacKey,

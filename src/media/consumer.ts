@@ -1,11 +1,12 @@
-import { config } from "../config";
-import type { Kind } from "../ids";
+import { config } from "../core/config";
+import type { Kind } from "../core/ids";
+import { mediaKey } from "../core/keys";
+import { log } from "../core/log";
+import { MediaJob } from "../tasks/media-job";
 import { taskStub } from "../tasks/stub";
 import { mediaType } from "./content-type";
 import { PermanentError } from "./errors";
 import { openMedia } from "./fetch-media";
-import { MediaJob } from "./job";
-import { mediaKey } from "./keys";
 import { writeMedia } from "./r2-writer";
 
 const MAX_BACKOFF_SECONDS = 15 * 60;
@@ -19,9 +20,6 @@ export function backoffSeconds(attempts: number, baseSeconds: number, random = M
   const ceiling = Math.min(MAX_BACKOFF_SECONDS, baseSeconds * 2 ** Math.max(0, attempts - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
-
-const log = (event: string, fields: Record<string, unknown>) =>
-  console.log(JSON.stringify({ event, ...fields }));
 
 const isDeadLetterQueue = (queue: string) => queue.endsWith("-dlq");
 
@@ -39,7 +37,10 @@ export async function handleMediaBatch(
 function parseJob(message: Message<unknown>): MediaJob | null {
   const parsed = MediaJob.safeParse(message.body);
   if (parsed.success) return parsed.data;
-  log("media_job_malformed", { messageId: message.id, issues: parsed.error.issues.map((i) => i.message) });
+  log.info("media_job_malformed", {
+    messageId: message.id,
+    issues: parsed.error.issues.map((i) => i.message),
+  });
   message.ack();
   return null;
 }
@@ -52,15 +53,20 @@ function parseJob(message: Message<unknown>): MediaJob | null {
 async function archive(message: Message<unknown>, env: Env): Promise<void> {
   const job = parseJob(message);
   if (!job) return;
+  const cfg = config(env);
+  if (cfg.problems.length > 0) {
+    // Malformed settings (a size limit, the host list) must not decide a download: wait.
+    retryLater(message, job, `settings are malformed: ${cfg.problems.join("; ")}`, 60);
+    return;
+  }
   const task = taskStub(env, job.taskId);
   const claim = await task.claim(job.asset);
-  const cfg = config(env);
   if (claim.status === "retry") {
     retryLater(message, job, claim.reason, cfg.retryBaseSeconds);
     return;
   }
   if (claim.status !== "claimed") {
-    log("media_job_skipped", { taskId: job.taskId, asset: job.asset, reason: claim.status });
+    log.info("media_job_skipped", { taskId: job.taskId, asset: job.asset, reason: claim.status });
     message.ack();
     return;
   }
@@ -69,7 +75,7 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
     try {
       const stored = await download(env, claim.kind, job, url);
       await task.assetStored(job.asset, stored);
-      log("media_stored", { taskId: job.taskId, asset: job.asset, bytes: stored.bytes });
+      log.info("media_stored", { taskId: job.taskId, asset: job.asset, bytes: stored.bytes });
       message.ack();
       return;
     } catch (error) {
@@ -80,7 +86,7 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
           url = retryUrl;
           continue;
         }
-        log("media_failed", { taskId: job.taskId, asset: job.asset, error: reason });
+        log.info("media_failed", { taskId: job.taskId, asset: job.asset, error: reason });
         message.ack();
         return;
       }
@@ -94,7 +100,7 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
 /** Redelivers the message after a backoff; past max_retries the queue moves it to the DLQ. */
 function retryLater(message: Message<unknown>, job: MediaJob, error: string, baseSeconds: number): void {
   const delaySeconds = backoffSeconds(message.attempts, baseSeconds);
-  log("media_retry", {
+  log.info("media_retry", {
     taskId: job.taskId,
     asset: job.asset,
     attempt: message.attempts,
@@ -127,6 +133,6 @@ async function deadLetter(message: Message<unknown>, env: Env): Promise<void> {
   const job = parseJob(message);
   if (!job) return;
   await taskStub(env, job.taskId).assetDeadLettered(job.asset);
-  log("media_dead_lettered", { taskId: job.taskId, asset: job.asset });
+  log.info("media_dead_lettered", { taskId: job.taskId, asset: job.asset });
   message.ack();
 }

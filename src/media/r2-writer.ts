@@ -12,6 +12,8 @@ export interface WriteRequest {
   partSize: number;
   contentType: string;
   metadata: Record<string, string>;
+  /** Where multipart part buffers are accounted; the isolate's shared pool unless given. */
+  partBuffers?: PartBufferPool;
 }
 
 export interface WrittenObject {
@@ -206,15 +208,30 @@ async function putKnownLength(request: WriteRequest, length: number, meter: Mete
  * stays well inside the isolate's 128 MB.
  */
 export const PART_BUFFER_BUDGET = 48 * 1024 * 1024;
-let partBufferBytes = 0;
-let partBufferPeak = 0;
 
-/** Part buffer bytes held now, and the most held at once since the last reset (for tests). */
-export function partBufferUsage(reset = false): { inUse: number; peak: number } {
-  const usage = { inUse: partBufferBytes, peak: partBufferPeak };
-  if (reset) partBufferPeak = partBufferBytes;
-  return usage;
+/** Accounts for the part buffers of concurrent multipart uploads against a byte budget. */
+export class PartBufferPool {
+  inUse = 0;
+  /** The most bytes held at once. */
+  peak = 0;
+
+  constructor(readonly budget: number) {}
+
+  /** A buffer of `size` bytes: always when `required`, otherwise only within the budget. */
+  take(size: number, required: boolean): Uint8Array | null {
+    if (!required && this.inUse + size > this.budget) return null;
+    this.inUse += size;
+    this.peak = Math.max(this.peak, this.inUse);
+    return new Uint8Array(size);
+  }
+
+  give(bytes: number): void {
+    this.inUse -= bytes;
+  }
 }
+
+/** The part buffers of this isolate, shared by every download it runs. */
+const isolatePartBuffers = new PartBufferPool(PART_BUFFER_BUDGET);
 
 /**
  * Feeds a multipart upload part by part, one upload in flight while the next part fills.
@@ -230,6 +247,7 @@ class PartUploader {
   constructor(
     private readonly upload: R2MultipartUpload,
     private readonly partSize: number,
+    private readonly pool: PartBufferPool,
   ) {
     this.part = this.takeBuffer(true) as Uint8Array;
   }
@@ -255,7 +273,7 @@ class PartUploader {
   async release(): Promise<void> {
     await this.inFlight?.done.catch(() => {});
     this.inFlight = null;
-    partBufferBytes -= this.owned;
+    this.pool.give(this.owned);
     this.owned = 0;
   }
 
@@ -285,17 +303,15 @@ class PartUploader {
   }
 
   private takeBuffer(required: boolean): Uint8Array | null {
-    if (!required && partBufferBytes + this.partSize > PART_BUFFER_BUDGET) return null;
-    partBufferBytes += this.partSize;
-    partBufferPeak = Math.max(partBufferPeak, partBufferBytes);
-    this.owned += this.partSize;
-    return new Uint8Array(this.partSize);
+    const buffer = this.pool.take(this.partSize, required);
+    if (buffer) this.owned += this.partSize;
+    return buffer;
   }
 }
 
 async function putMultipart(request: WriteRequest, meter: Meter): Promise<Committed> {
   const upload = await request.bucket.createMultipartUpload(request.key, objectOptions(request));
-  const uploader = new PartUploader(upload, request.partSize);
+  const uploader = new PartUploader(upload, request.partSize, request.partBuffers ?? isolatePartBuffers);
   const reader = new ChunkReader(request.body);
   try {
     for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {

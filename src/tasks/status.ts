@@ -1,69 +1,108 @@
-import type { Kind } from "../ids";
-import type { AssetRole, Stage, TaskState, TrackInfo, Via } from "./model";
-import type { AssetRow, TaskRow } from "./schema";
+import { z } from "@hono/zod-openapi";
+import { Kind } from "../core/ids";
+import type { TrackInfo } from "../providers/model";
+import type { AssetRow, CallbackRow, TaskRow } from "./rows";
 
-export type ArchiveState = "none" | "archiving" | "archived" | "failed";
+const Iso = z.iso.datetime().openapi({ example: "2026-11-30T12:00:00.000Z" });
 
-export interface AssetStatus {
-  name: string;
-  role: AssetRole;
-  sourceUrl: string;
-  state: "queued" | "downloading" | "stored" | "failed";
-  via: Via;
-  key: string | null;
-  bytes: number | null;
-  sha256: string | null;
-  contentType: string | null;
-  attempts: number;
-  error: string | null;
-  /** How long storing took: download + hash + streaming into R2, then R2 committing the object. */
-  timings: { downloadMs: number; publishMs: number } | null;
-  /** A signed `/media/...` link; added by the read API for stored assets. */
-  url: string | null;
-}
+export const ArchiveState = z.enum(["none", "archiving", "archived", "failed"]);
+export type ArchiveState = z.infer<typeof ArchiveState>;
+
+export const ArchiveSummary = z.object({
+  state: ArchiveState,
+  stored: z.number().int(),
+  failed: z.number().int(),
+  total: z.number().int(),
+  bytes: z.number().int(),
+});
+
+export const TaskState = z.enum(["awaiting_callback", "in_progress", "succeeded", "failed"]);
+export const Stage = z.enum(["text", "first", "complete", "error"]);
+
+export const AssetStatus = z
+  .object({
+    name: z.string().openapi({ example: "8551f4d5/audio" }),
+    role: z.enum(["audio", "cover", "stem", "video"]),
+    /** Without credentials: a `user:pass@` in the provider's URL is never shown back. */
+    sourceUrl: z.string(),
+    state: z.enum(["queued", "downloading", "stored", "failed"]),
+    via: z.enum(["callback", "poll"]),
+    key: z.string().nullable(),
+    bytes: z.number().int().nullable(),
+    sha256: z.string().nullable(),
+    contentType: z.string().nullable(),
+    attempts: z.number().int(),
+    error: z.string().nullable(),
+    /** How long storing took: download + hash + streaming into R2, then R2 committing the object. */
+    timings: z.object({ downloadMs: z.number(), publishMs: z.number() }).nullable(),
+    /** A signed `/media/...` link; added by the read API for stored assets. */
+    url: z.string().nullable(),
+  })
+  .openapi("AssetStatus");
+export type AssetStatus = z.infer<typeof AssetStatus>;
+
+export const CallbackEntry = z.object({
+  at: Iso,
+  stage: Stage,
+  code: z.number().int(),
+  message: z.string().nullable(),
+  /** Further deliveries of this same callback. */
+  duplicates: z.number().int(),
+});
+
+export const Track = z.object({
+  id: z.string(),
+  title: z.string().nullable(),
+  tags: z.string().nullable(),
+  prompt: z.string().nullable(),
+  modelName: z.string().nullable(),
+  duration: z.number().nullable(),
+  createTime: z.union([z.string(), z.number()]).nullable(),
+});
 
 /** The contract's status JSON for `GET /tasks/:taskId` and the manifest. */
-export interface TaskStatus {
-  taskId: string;
-  kind: Kind;
-  state: TaskState;
-  stage: Stage | null;
-  providerCode: number | null;
-  providerMessage: string | null;
-  separationType: string | null;
-  createdAt: string;
-  callbacks: {
-    received: number;
-    distinct: number;
-    duplicates: number;
-    firstAt: string | null;
-    lastAt: string | null;
-  };
-  archive: { state: ArchiveState; stored: number; failed: number; total: number; bytes: number };
-  /** Polling of the provider's record-info for a task the callbacks left silent. */
-  reconcile: {
-    attempts: number;
-    lastAt: string | null;
-    lastStatus: string | null;
-    nextAt: string | null;
-    error: string | null;
-  };
-  tracks: TrackInfo[];
-  assets: AssetStatus[];
-}
+export const TaskStatus = z
+  .object({
+    taskId: z.string(),
+    kind: Kind,
+    state: TaskState,
+    stage: Stage.nullable(),
+    providerCode: z.number().int().nullable(),
+    providerMessage: z.string().nullable(),
+    separationType: z.string().nullable(),
+    createdAt: Iso,
+    callbacks: z.object({
+      received: z.number().int(),
+      distinct: z.number().int(),
+      duplicates: z.number().int(),
+      firstAt: Iso.nullable(),
+      lastAt: Iso.nullable(),
+      /** Every distinct callback, oldest first: the task's stage timeline. */
+      history: z.array(CallbackEntry),
+    }),
+    archive: ArchiveSummary,
+    /** Polling of the provider's record-info for a task the callbacks left silent. */
+    reconcile: z.object({
+      attempts: z.number().int(),
+      lastAt: Iso.nullable(),
+      lastStatus: z.string().nullable(),
+      nextAt: Iso.nullable(),
+      error: z.string().nullable(),
+    }),
+    tracks: z.array(Track),
+    assets: z.array(AssetStatus),
+  })
+  .openapi("TaskStatus");
+export type TaskStatus = z.infer<typeof TaskStatus>;
 
 const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
+
+export type AssetCounts = { total: number; stored: number; failed: number };
 
 /**
  * `archived` only when the task is finished and every asset is stored; `failed` when it is
  * finished, every asset settled, and one failed; `none` when there is nothing to archive.
  */
-export type AssetCounts = {
-  total: number;
-  stored: number;
-  failed: number;
-};
-
 export function archiveState(task: Pick<TaskRow, "state">, counts: AssetCounts): ArchiveState {
   if (counts.total === 0) return "none";
   const finished = task.state === "succeeded" || task.state === "failed";
@@ -71,10 +110,23 @@ export function archiveState(task: Pick<TaskRow, "state">, counts: AssetCounts):
   return counts.failed > 0 ? "failed" : "archived";
 }
 
+/** A URL as it may be shown: never with the `user:pass@` a provider (or a forger) put in it. */
+export function withoutCredentials(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (!url.username && !url.password) return raw;
+    url.username = "";
+    url.password = "";
+    return url.href;
+  } catch {
+    return raw.replace(/\/\/[^/@]*@/, "//");
+  }
+}
+
 export function buildStatus(
   task: TaskRow,
   assets: AssetRow[],
-  distinct: number,
+  callbacks: CallbackRow[],
   nextPollAt: number | null,
 ): TaskStatus {
   const stored = assets.filter((asset) => asset.state === "stored");
@@ -93,11 +145,18 @@ export function buildStatus(
     separationType: task.separation_type,
     createdAt: iso(task.created_at) as string,
     callbacks: {
-      received: distinct + task.duplicates,
-      distinct,
+      received: callbacks.length + task.duplicates,
+      distinct: callbacks.length,
       duplicates: task.duplicates,
       firstAt: iso(task.first_callback_at),
       lastAt: iso(task.last_callback_at),
+      history: callbacks.map((row) => ({
+        at: iso(row.received_at) as string,
+        stage: row.stage,
+        code: row.code,
+        message: row.message,
+        duplicates: row.duplicates,
+      })),
     },
     archive: {
       state: archiveState(task, counts),
@@ -117,7 +176,7 @@ export function buildStatus(
     assets: assets.map((asset) => ({
       name: asset.name,
       role: asset.role,
-      sourceUrl: asset.url,
+      sourceUrl: withoutCredentials(asset.url),
       state: asset.state === "pending" ? "queued" : asset.state,
       via: asset.via,
       key: asset.key,

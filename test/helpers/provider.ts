@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { Kind } from "../../src/ids";
-import { RECORD_INFO_PATHS } from "../../src/provider/record-info";
+import type { Kind } from "../../src/core/ids";
+import { RECORD_INFO_PATHS } from "../../src/providers/record-info";
 import { taskStub } from "../../src/tasks/stub";
 
 export interface ScriptedResponse {

@@ -5,7 +5,7 @@ import {
   runInDurableObject,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { Kind } from "../../src/ids";
+import type { Kind } from "../../src/core/ids";
 import worker from "../../src/index";
 import { taskStub } from "../../src/tasks/stub";
 import type { TaskObject } from "../../src/tasks/task-object";

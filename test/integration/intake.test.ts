@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { signKie } from "../../src/callbacks/kie-signature";
 import { taskStub } from "../../src/tasks/stub";
 import { fixtures } from "../fixtures";
 import sunoMusicComplete from "../fixtures/sunoapi.music.complete.json";
 import sunoVideo from "../fixtures/sunoapi.video.success.json";
+import { signKie } from "../helpers/kie";
 import { atOrigin } from "../helpers/media";
 import { bearer, getStatus, postCallback, request, uniqueId, withTaskId } from "../helpers/worker";
 
@@ -211,7 +211,14 @@ describe("source checks", () => {
     expect(JSON.parse(full)).toEqual({ ok: true, checks: ["token", "hmac", "ip"] });
     expect(full).not.toContain("10.0.0.0");
     expect(await (await request("/healthz")).json()).toEqual({ ok: true, checks: ["token"] });
-    expect(await (await request("/healthz", {}, noChecks)).json()).toEqual({ ok: true, checks: [] });
+  });
+
+  it("answers /healthz 503 naming the problem when no source check is configured", async () => {
+    const response = await request("/healthz", {}, noChecks);
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { ok: boolean; checks: string[]; problems: string[] };
+    expect(body).toMatchObject({ ok: false, checks: [] });
+    expect(body.problems).toEqual([expect.stringMatching(/no source check.*CALLBACK_TOKENS/)]);
   });
 });
 

@@ -1,12 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TransientError } from "../../src/media/errors";
-import {
-  PART_BUFFER_BUDGET,
-  partBufferUsage,
-  type WriteRequest,
-  writeMedia,
-} from "../../src/media/r2-writer";
+import { PART_BUFFER_BUDGET, PartBufferPool, type WriteRequest, writeMedia } from "../../src/media/r2-writer";
 import { r2Sha256 } from "../helpers/media";
 import { patternSha256, patternStream } from "../helpers/pattern";
 
@@ -14,7 +9,12 @@ const MIB = 1024 * 1024;
 let seed = 7000;
 
 /** Opens a URL on the local origin and describes the write of its body to `key`. */
-async function fromOrigin(path: string, key: string, partSize = 5 * MIB): Promise<WriteRequest> {
+async function fromOrigin(
+  path: string,
+  key: string,
+  partSize = 5 * MIB,
+  partBuffers = new PartBufferPool(PART_BUFFER_BUDGET),
+): Promise<WriteRequest> {
   const response = await fetch(`${env.ORIGIN_URL}${path}`);
   if (!response.body) throw new Error("no body");
   const declared = response.headers.get("content-length");
@@ -27,6 +27,7 @@ async function fromOrigin(path: string, key: string, partSize = 5 * MIB): Promis
     partSize,
     contentType: "audio/mpeg",
     metadata: { taskId: "t", asset: "a", sourceUrl: path },
+    partBuffers,
   };
 }
 
@@ -36,8 +37,10 @@ describe("writeMedia", () => {
   it("streams a chunked body as parts, reading the next part while the previous one uploads", async () => {
     const s = seed++;
     const size = 3 * 16 * MIB + 12_345;
-    partBufferUsage(true);
-    const written = await writeMedia(await fromOrigin(chunkedBytes(size, s), "w/overlap.mp3", 16 * MIB));
+    const pool = new PartBufferPool(PART_BUFFER_BUDGET);
+    const written = await writeMedia(
+      await fromOrigin(chunkedBytes(size, s), "w/overlap.mp3", 16 * MIB, pool),
+    );
     expect(written).toMatchObject({ bytes: size, sha256: await patternSha256(size, s) });
     const stored = await r2Sha256("w/overlap.mp3");
     expect(stored).toMatchObject({ size, sha256: written.sha256 });
@@ -47,19 +50,19 @@ describe("writeMedia", () => {
       sourceUrl: chunkedBytes(size, s),
     });
     // Two buffers: one part uploading while the next one fills. Both are given back.
-    expect(partBufferUsage()).toEqual({ inUse: 0, peak: 32 * MIB });
+    expect(pool).toMatchObject({ inUse: 0, peak: 32 * MIB });
   });
 
   it("keeps concurrent chunked downloads within the part-buffer budget, each with one buffer at least", async () => {
     const partSize = 16 * MIB;
     const count = Math.floor(PART_BUFFER_BUDGET / partSize) + 1; // their first buffers alone exceed it
-    partBufferUsage(true);
+    const pool = new PartBufferPool(PART_BUFFER_BUDGET);
     const results = await Promise.all(
       Array.from({ length: count }, async (_, i) => {
         const s = seed++;
         const size = 2 * partSize + 1;
         const written = await writeMedia(
-          await fromOrigin(chunkedBytes(size, s), `w/budget-${i}.mp3`, partSize),
+          await fromOrigin(chunkedBytes(size, s), `w/budget-${i}.mp3`, partSize, pool),
         );
         const stored = await r2Sha256(`w/budget-${i}.mp3`);
         const expected = await patternSha256(size, s);
@@ -67,18 +70,21 @@ describe("writeMedia", () => {
       }),
     );
     expect(results).toEqual(Array(count).fill(true));
-    expect(partBufferUsage()).toEqual({ inUse: 0, peak: count * partSize });
+    expect(pool).toMatchObject({ inUse: 0, peak: count * partSize });
   });
 
   it("stores nothing and gives its buffers back when a chunked body breaks off", async () => {
     const s = seed++;
+    const pool = new PartBufferPool(PART_BUFFER_BUDGET);
     const request = await fromOrigin(
       `/truncate/t.mp3?size=${30 * MIB}&send=${17 * MIB}&seed=${s}&cl=0`,
       "w/cut.mp3",
+      5 * MIB,
+      pool,
     );
     await expect(writeMedia(request)).rejects.toBeInstanceOf(TransientError);
     expect(await env.MEDIA.head("w/cut.mp3")).toBeNull();
-    expect(partBufferUsage().inUse).toBe(0);
+    expect(pool.inUse).toBe(0);
   });
 
   it("refuses a body longer than its Content-Length and stores nothing", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { config } from "../../src/config";
-import { signMediaLink } from "../../src/read/media-links";
+import { signMediaLink } from "../../src/api/media-links";
+import { config } from "../../src/core/config";
 import { originBytes } from "../helpers/media";
 import { patternChunk, patternSha256 } from "../helpers/pattern";
 import { archiveUrl, seedQueuedAsset } from "../helpers/tasks";

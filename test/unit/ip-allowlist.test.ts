@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ipAllowed, parseIpRanges } from "../../src/callbacks/ip-allowlist";
+import { ipAllowed, parseIpRanges } from "../../src/core/ip-ranges";
 
 describe("IP allowlist", () => {
   const ranges = parseIpRanges(["203.0.113.7", "198.51.100.0/24", "2001:db8:abcd::/48", "2001:db8::1"]);

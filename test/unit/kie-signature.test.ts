@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkTimestamp, signKie, verifyKieSignature } from "../../src/callbacks/kie-signature";
+import { checkTimestamp, verifyKieSignature } from "../../src/providers/kie-signature";
+import { signKie } from "../helpers/kie";
 
 // PROVIDERS.md §4.1: computed with OpenSSL, confirmed with WebCrypto.
 const VECTORS = [
@@ -87,7 +88,7 @@ describe("kie.ai webhook signature", () => {
 
 describe("base64 decoding of signatures", () => {
   it("rejects a non-canonical encoding of the right MAC (stray low bits)", async () => {
-    const { fromBase64, fromBase64Url } = await import("../../src/crypto");
+    const { fromBase64, fromBase64Url } = await import("../../src/core/crypto");
     expect(fromBase64("ih48RCm4DBnvaVSGvFV3T+mLtNUQ9bNKacEL4/ay1AA=")).not.toBeNull();
     expect(fromBase64("ih48RCm4DBnvaVSGvFV3T+mLtNUQ9bNKacEL4/ay1AB=")).toBeNull();
     expect(fromBase64Url("JqbdvKzeTw2WB1xxksrEwoaO9VyuFCh4pBDo9kyU1Mc")).not.toBeNull();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { isArchiveKey, mediaKey } from "../../src/core/keys";
 import { backoffSeconds } from "../../src/media/consumer";
 import { mediaType } from "../../src/media/content-type";
-import { isArchiveKey, mediaKey } from "../../src/media/keys";
 
 describe("stored content type and extension", () => {
   const url = (path: string) => new URL(`https://musicfile.api.box${path}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRange } from "../../src/read/range";
+import { parseRange } from "../../src/api/range";
 
 describe("Range header", () => {
   it.each([

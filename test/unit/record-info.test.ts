@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { mapRecordInfo } from "../../src/provider/record-info";
-import { nextPollDelay } from "../../src/tasks/reconcile";
+import { mapRecordInfo } from "../../src/providers/record-info";
+import { nextPollDelay } from "../../src/tasks/poll-schedule";
 
 // Shapes from PROVIDERS.md §3 (sunoapi.org record-info as observed in public code).
 const sunoMusic = {

@@ -1,9 +1,9 @@
 import type { z } from "zod";
-import { ApiError } from "../errors";
-import { type Kind, TaskId } from "../ids";
-import { musicAssets, separationAssets, separationType, trackInfo, videoAssets } from "../tasks/media-rules";
-import type { Stage, TaskUpdate } from "../tasks/model";
-import { callbackSchemas, detectKind, findTaskId } from "./schemas";
+import { ApiError } from "../core/errors";
+import { type Kind, TaskId } from "../core/ids";
+import { callbackSchemas, detectKind, findTaskId } from "./callback-schemas";
+import { musicAssets, separationAssets, separationType, trackInfo, videoAssets } from "./media-rules";
+import type { Stage, TaskUpdate } from "./model";
 
 const invalid = (message: string, issues?: unknown[]) =>
   new ApiError(400, "invalid_payload", message, issues);

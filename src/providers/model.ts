@@ -1,4 +1,4 @@
-import type { Kind } from "../ids";
+import type { Kind } from "../core/ids";
 
 export type Stage = "text" | "first" | "complete" | "error";
 export type TaskState = "awaiting_callback" | "in_progress" | "succeeded" | "failed";
@@ -6,15 +6,6 @@ export type AssetRole = "audio" | "cover" | "stem" | "video";
 /** `pending`: recorded, its queue message not yet sent. Reported as `queued`. */
 export type AssetState = "pending" | "queued" | "downloading" | "stored" | "failed";
 export type Via = "callback" | "poll";
-
-/**
- * Stages only move forward. `complete` outranks `error` so that a success that follows a
- * reported failure still archives its media; a late `error` never undoes a `complete`.
- */
-export const STAGE_RANK: Record<Stage, number> = { text: 1, first: 2, error: 3, complete: 4 };
-
-export const stateOfStage = (stage: Stage): TaskState =>
-  stage === "complete" ? "succeeded" : stage === "error" ? "failed" : "in_progress";
 
 export interface TrackInfo {
   id: string;

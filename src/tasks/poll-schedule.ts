@@ -1,4 +1,4 @@
-import type { RecordInfo } from "../provider/record-info";
+import type { RecordInfo } from "../providers/record-info";
 
 const MINUTE = 60_000;
 /** Pauses between polls of a silent task: about 1, 2, 5, 10, 30 minutes, then hourly. */

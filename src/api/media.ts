@@ -1,12 +1,13 @@
 import { Hono } from "hono";
-import { config } from "../config";
-import { ApiError, unauthorized } from "../errors";
-import { isArchiveKey } from "../media/keys";
+import type { AppEnv } from "../core/app-env";
+import { ApiError, unauthorized } from "../core/errors";
+import { isArchiveKey } from "../core/keys";
+import { log } from "../core/log";
 import { hasBearer } from "./auth";
 import { verifyMediaLink } from "./media-links";
 import { type ByteRange, parseRange } from "./range";
 
-export const media = new Hono<{ Bindings: Env }>();
+export const media = new Hono<AppEnv>();
 
 const notFound = () => new ApiError(404, "not_found", "no such media object");
 
@@ -30,14 +31,14 @@ media.on(["GET", "HEAD"], "/*", async (c) => {
 
   if (!(await hasBearer(c))) {
     const verdict = await verifyMediaLink(
-      config(c.env),
+      c.get("config"),
       key,
       c.req.query("expires"),
       c.req.query("sig"),
       Math.floor(Date.now() / 1000),
     );
     if (verdict !== "ok") {
-      console.warn(JSON.stringify({ event: "media_link_rejected", reason: verdict }));
+      log.warn("media_link_rejected", { reason: verdict });
       throw unauthorized();
     }
   }

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { Config } from "../config";
-import type { Kind } from "../ids";
-import { musicAssets, separationAssets, separationType, trackInfo } from "../tasks/media-rules";
-import type { AssetSpec, Stage, TaskUpdate, TrackInfo } from "../tasks/model";
+import type { Config } from "../core/config";
+import type { Kind } from "../core/ids";
+import { musicAssets, separationAssets, separationType, trackInfo } from "./media-rules";
+import type { AssetSpec, Stage, TaskUpdate, TrackInfo } from "./model";
 
 /** The provider's "get details" endpoint per kind (same paths on sunoapi.org and kie.ai). */
 export const RECORD_INFO_PATHS: Record<Kind, string> = {

@@ -1,4 +1,4 @@
-import type { Kind } from "../ids";
+import type { Kind } from "./ids";
 
 /**
  * R2 keys of archived media (the contract's layout):

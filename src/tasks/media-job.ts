@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TaskId } from "../ids";
+import { TaskId } from "../core/ids";
 
 /**
  * One queue message per media file. It names the asset only; the URL, kind and state live in

@@ -1,5 +1,5 @@
-import type { Config } from "../config";
-import { fromBase64Url, hmacSha256, importHmacKey, toBase64Url } from "../crypto";
+import type { Config } from "../core/config";
+import { fromBase64Url, hmacSha256, importHmacKey, toBase64Url } from "../core/crypto";
 
 const keyCache = new Map<string, Promise<CryptoKey | null>>();
 

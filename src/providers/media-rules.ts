@@ -1,4 +1,4 @@
-import { KeySegment } from "../ids";
+import { KeySegment } from "../core/ids";
 import type { AssetSpec, TrackInfo } from "./model";
 
 const present = (url: string | null | undefined): url is string =>

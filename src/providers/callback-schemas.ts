@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { KeySegment, type Kind, TaskId } from "../ids";
+import { KeySegment, type Kind, TaskId } from "../core/ids";
 
 /** "" and null both mean "not ready yet"; the providers use either. */
 const MaybeUrl = z.string().nullish();

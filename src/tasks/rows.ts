@@ -1,5 +1,10 @@
-import type { Kind } from "../ids";
-import type { AssetRole, AssetState, Stage, TaskState, Via } from "./model";
+import type { Kind } from "../core/ids";
+import type { AssetRole, AssetState, Stage, TaskState, Via } from "../providers/model";
+
+/**
+ * The task object's SQLite schema: rows typed once, next to the DDL that creates them, and the
+ * one place that reads them (`TaskRows`).
+ */
 
 export type TaskRow = {
   id: 1;
@@ -17,6 +22,8 @@ export type TaskRow = {
   first_callback_at: number | null;
   last_callback_at: number | null;
   manifest_version: string | null;
+  /** When the last manifest write failed; it is tried again MANIFEST_RETRY_MS later. */
+  manifest_failed_at: number | null;
   next_poll_at: number | null;
   poll_attempts: number;
   poll_started_at: number | null;
@@ -51,6 +58,17 @@ export type AssetRow = {
   publish_ms: number | null;
   created_at: number;
   updated_at: number;
+};
+
+export type CallbackRow = {
+  hash: string;
+  received_at: number;
+  stage: Stage;
+  code: number;
+  message: string | null;
+  /** Further deliveries of this same content. */
+  duplicates: number;
+  raw: string;
 };
 
 const MIGRATIONS = [
@@ -109,6 +127,9 @@ const MIGRATIONS = [
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    );`,
+  `ALTER TABLE callbacks ADD COLUMN message TEXT;
+   ALTER TABLE callbacks ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE task ADD COLUMN manifest_failed_at INTEGER;`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */
@@ -123,4 +144,60 @@ export function migrate(sql: SqlStorage): void {
     sql.exec(step);
     sql.exec("INSERT INTO _migrations (version) VALUES (?)", applied + index + 1);
   });
+}
+
+/** Typed reads of the task's rows. A fresh object has no tables until it first records something. */
+export class TaskRows {
+  /** Whether this object has ever recorded anything (and so has its tables). */
+  exists: boolean;
+
+  constructor(private readonly sql: SqlStorage) {
+    // Reads of an unknown task must not create it, so a fresh object gets its schema only when
+    // it first records something (ensureTask); existing objects are brought up to date here.
+    this.exists = hasSchema(sql);
+    if (this.exists) migrate(sql);
+  }
+
+  task(): TaskRow | null {
+    if (!this.exists) return null;
+    return this.sql.exec<TaskRow>("SELECT * FROM task WHERE id = 1").toArray()[0] ?? null;
+  }
+
+  /** The task row, for code that only runs once the task exists. */
+  requireTask(): TaskRow {
+    const task = this.task();
+    if (!task) throw new Error("the task row is missing");
+    return task;
+  }
+
+  asset(name: string): AssetRow | null {
+    if (!this.exists) return null;
+    return this.sql.exec<AssetRow>("SELECT * FROM assets WHERE name = ?", name).toArray()[0] ?? null;
+  }
+
+  assets(): AssetRow[] {
+    if (!this.exists) return [];
+    return this.sql.exec<AssetRow>("SELECT * FROM assets ORDER BY position").toArray();
+  }
+
+  callbacks(): CallbackRow[] {
+    if (!this.exists) return [];
+    return this.sql.exec<CallbackRow>("SELECT * FROM callbacks ORDER BY received_at, hash").toArray();
+  }
+
+  /** Creates the task row (and the schema) on first use; returns the row either way. */
+  ensureTask(taskId: string, kind: Kind, now: number, firstPollAt: number): TaskRow {
+    if (!this.exists) migrate(this.sql);
+    this.exists = true;
+    this.sql.exec(
+      `INSERT INTO task (id, task_id, kind, state, created_at, next_poll_at)
+         VALUES (1, ?, ?, 'awaiting_callback', ?, ?)
+         ON CONFLICT (id) DO NOTHING`,
+      taskId,
+      kind,
+      now,
+      firstPollAt,
+    );
+    return this.requireTask();
+  }
 }

@@ -1,4 +1,4 @@
-import { fromBase64, hmacSha256, importHmacKey, toBase64 } from "../crypto";
+import { fromBase64, importHmacKey } from "../core/crypto";
 
 /** kie.ai allows no clock skew documentation; a sender clock this far ahead is rejected. */
 export const MAX_FUTURE_SKEW_SECONDS = 60;
@@ -8,11 +8,6 @@ export const MAX_FUTURE_SKEW_SECONDS = 60;
  * The body is not covered; the task id is the only payload field bound to the signature.
  */
 export const signedString = (taskId: string, timestamp: string) => `${taskId}.${timestamp}`;
-
-/** base64(HMAC-SHA256(key as UTF-8, `${taskId}.${timestamp}`)), as in X-Webhook-Signature. */
-export async function signKie(key: string, taskId: string, timestamp: string): Promise<string> {
-  return toBase64(await hmacSha256(await importHmacKey(key), signedString(taskId, timestamp)));
-}
 
 export type SignatureVerdict =
   | "ok"

@@ -1,0 +1,62 @@
+import type { Kind } from "../core/ids";
+import type { ReceivedCallback } from "../providers/model";
+import type { MediaOutbox } from "./outbox";
+import type { Reconciler } from "./reconciler";
+import type { TaskRows } from "./rows";
+import type { TaskUpdates } from "./updates";
+
+export type ReceiveResult =
+  | { outcome: "recorded"; duplicate: boolean; enqueued: number }
+  | { outcome: "kind_conflict"; kind: Kind }
+  /** Recorded, but the queue refused the messages: the caller answers 5xx so the provider retries. */
+  | { outcome: "enqueue_failed" };
+
+/** Records callbacks: deduplicated by content hash, applied in stage order. */
+export class CallbackIntake {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly rows: TaskRows,
+    private readonly updates: TaskUpdates,
+    private readonly reconciler: Reconciler,
+    private readonly outbox: MediaOutbox,
+  ) {}
+
+  /**
+   * Records a callback and takes the send lease of every newly ready asset; the caller commits
+   * that (with the alarm) and then sends the returned assets. A duplicate still re-drives
+   * assets whose earlier enqueue failed: that is why providers retry.
+   */
+  record(
+    callback: ReceivedCallback,
+    now: number,
+  ): { kind_conflict: Kind } | { duplicate: boolean; due: string[] } {
+    const task = this.rows.ensureTask(callback.taskId, callback.kind, now, this.reconciler.firstPollAt(now));
+    if (task.kind !== callback.kind) return { kind_conflict: task.kind };
+    const duplicate =
+      this.sql.exec("SELECT 1 FROM callbacks WHERE hash = ?", callback.hash).toArray().length > 0;
+    if (duplicate) {
+      this.sql.exec("UPDATE task SET duplicates = duplicates + 1, last_callback_at = ? WHERE id = 1", now);
+      this.sql.exec("UPDATE callbacks SET duplicates = duplicates + 1 WHERE hash = ?", callback.hash);
+      // The common duplicate changes nothing else: no lease to take.
+      if (!this.outbox.hasDue(now)) return { duplicate, due: [] };
+    } else {
+      this.sql.exec(
+        "INSERT INTO callbacks (hash, received_at, stage, code, message, raw) VALUES (?, ?, ?, ?, ?, ?)",
+        callback.hash,
+        now,
+        callback.stage,
+        callback.code,
+        callback.message,
+        callback.raw,
+      );
+      this.sql.exec(
+        "UPDATE task SET first_callback_at = COALESCE(first_callback_at, ?), last_callback_at = ? WHERE id = 1",
+        now,
+        now,
+      );
+      this.updates.apply(callback, now);
+      this.reconciler.restart(now);
+    }
+    return { duplicate, due: this.outbox.lease(now) };
+  }
+}

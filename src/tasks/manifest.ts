@@ -1,0 +1,61 @@
+import { manifestKey } from "../core/keys";
+import { log } from "../core/log";
+import type { TaskRows } from "./rows";
+import { type AssetCounts, archiveState, type TaskStatus } from "./status";
+
+/** After a failed manifest write, when the alarm tries again. */
+const MANIFEST_RETRY_MS = 30 * 1000;
+
+/**
+ * `<kind>/<taskId>/manifest.json`: the status JSON, written whenever the task reaches a new
+ * settled state (archived or failed). A failed write is retried by the alarm.
+ */
+export class ManifestWriter {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly rows: TaskRows,
+    private readonly bucket: R2Bucket,
+    private readonly status: () => TaskStatus,
+  ) {}
+
+  /** Writes the manifest if the task settled into a state it was not yet written for. */
+  async writeIfDue(): Promise<void> {
+    const version = this.dueVersion();
+    if (version === null) return;
+    const task = this.rows.requireTask();
+    try {
+      await this.bucket.put(manifestKey(task.kind, task.task_id), JSON.stringify(this.status(), null, 2), {
+        httpMetadata: { contentType: "application/json" },
+      });
+      this.sql.exec("UPDATE task SET manifest_version = ?, manifest_failed_at = NULL WHERE id = 1", version);
+    } catch (error) {
+      // The task's state is already durable; the alarm writes the manifest later.
+      log.error("manifest_write_failed", { taskId: task.task_id, error });
+      this.sql.exec("UPDATE task SET manifest_failed_at = ? WHERE id = 1", Date.now());
+    }
+  }
+
+  /** When a failed write is tried again. */
+  nextWakeAt(): number | null {
+    const task = this.rows.task();
+    if (!task?.manifest_failed_at || this.dueVersion() === null) return null;
+    return task.manifest_failed_at + MANIFEST_RETRY_MS;
+  }
+
+  /** The settled state the manifest must describe, or null when it is up to date. */
+  private dueVersion(): string | null {
+    const task = this.rows.task();
+    if (!task) return null;
+    // One aggregate query decides; the full status is built only when a manifest is written.
+    const counts = this.sql
+      .exec<AssetCounts>(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(state = 'stored'), 0) AS stored,
+           COALESCE(SUM(state = 'failed'), 0) AS failed FROM assets`,
+      )
+      .one();
+    const state = archiveState(task, counts);
+    const version = `${task.stage}:${counts.total}:${counts.stored}:${state}`;
+    const settled = state === "archived" || state === "failed";
+    return settled && task.manifest_version !== version ? version : null;
+  }
+}
