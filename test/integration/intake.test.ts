@@ -379,3 +379,34 @@ describe("bad input", () => {
     expect(stored.map((row) => row.raw)).toEqual([raw]);
   });
 });
+
+describe("malformed settings", () => {
+  const broken = { MAX_MEDIA_BYTES: "12x", ALLOWED_SOURCE_IPS: "not-an-ip" };
+
+  it("answers /healthz 503 naming each malformed setting, never its value", async () => {
+    const response = await request("/healthz", {}, broken);
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { ok: boolean; problems: string[] };
+    expect(body.ok).toBe(false);
+    expect(body.problems.map((p) => p.split(" ")[0]).sort()).toEqual([
+      "ALLOWED_SOURCE_IPS",
+      "MAX_MEDIA_BYTES",
+    ]);
+    expect(JSON.stringify(body)).not.toMatch(/12x|not-an-ip/);
+  });
+
+  it("refuses callbacks with 503 and records nothing", async () => {
+    const taskId = uniqueId();
+    const response = await postCallback(video(taskId), { vars: broken });
+    expect(response.status).toBe(503);
+    expect((await errorBody(response)).code).toBe("receiver_not_configured");
+    expect(await taskExists(taskId)).toBe(false);
+  });
+
+  it("keeps the read API working", async () => {
+    const taskId = uniqueId();
+    expect((await postCallback(video(taskId))).status).toBe(200);
+    const response = await request(`/tasks/${taskId}`, { headers: bearer }, broken);
+    expect(response.status).toBe(200);
+  });
+});

@@ -94,6 +94,12 @@ describe("a music task through its stages", () => {
       providerMessage: complete.msg,
       callbacks: { received: 3, distinct: 3, duplicates: 0 },
     });
+    // The timeline: one entry per distinct callback, oldest first, with the provider's words.
+    expect(status.callbacks.history.map((entry) => [entry.stage, entry.code, entry.message])).toEqual([
+      ["text", 200, text.msg],
+      ["first", 200, first.msg],
+      ["complete", 200, complete.msg],
+    ]);
     expect(status.assets.map((asset) => asset.name)).toEqual([
       `${one.id}/audio`,
       `${one.id}/cover`,
@@ -189,6 +195,9 @@ describe("duplicate deliveries", () => {
 
     const status = await waitForStatus(taskId, settled);
     expect(status.callbacks).toMatchObject({ received: 5, distinct: 1, duplicates: 4 });
+    expect(status.callbacks.history).toEqual([
+      expect.objectContaining({ stage: "complete", code: 200, duplicates: 4 }),
+    ]);
     expect(status.archive).toMatchObject({ state: "archived", stored: 12, total: 12 });
     const sent = await sentMessages(taskId);
     expect(sent).toHaveLength(12);

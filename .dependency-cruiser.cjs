@@ -1,0 +1,43 @@
+/**
+ * `npm run lint:deps` (part of `npm test`): folders of src/ depend one way. The graph is
+ * api, callbacks, media → tasks → providers → core (see the README's Architecture section);
+ * any cycle between folders, or between modules, fails.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: "no-folder-cycles",
+      comment: "folders of src/ must not import each other in both directions",
+      severity: "error",
+      scope: "folder",
+      from: { path: "^src/" },
+      to: { circular: true },
+    },
+    {
+      name: "no-module-cycles",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { circular: true },
+    },
+    {
+      name: "core-is-the-bottom",
+      comment: "core/ holds what every folder needs; it needs none of them",
+      severity: "error",
+      from: { path: "^src/core/" },
+      to: { path: "^src/(api|callbacks|media|tasks|providers)/" },
+    },
+    {
+      name: "providers-know-no-tasks",
+      comment: "the providers' wire formats are below the task model",
+      severity: "error",
+      from: { path: "^src/providers/" },
+      to: { path: "^src/(api|callbacks|media|tasks)/" },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "^(test|tools|bench|support)/" },
+    parser: "swc",
+    tsConfig: { fileName: "tsconfig.json" },
+  },
+};
