@@ -83,7 +83,8 @@ const retryTask = createRoute({
 
 tasks.openapi(retryTask, async (c) => {
   const { taskId } = c.req.valid("param");
-  const requeued = await taskStub(c.env, taskId).retryAssets();
-  if (requeued === null) throw notFound(taskId);
-  return c.json({ taskId, requeued }, 202);
+  const report = await taskStub(c.env, taskId).retryAssets();
+  if (report === null) throw notFound(taskId);
+  const { requeued, untouched } = report;
+  return c.json({ taskId, requeued: requeued.length, requeuedAssets: requeued, untouched }, 202);
 });

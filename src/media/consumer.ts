@@ -2,11 +2,13 @@ import { config } from "../core/config";
 import type { Kind } from "../core/ids";
 import { mediaKey } from "../core/keys";
 import { log } from "../core/log";
+import { HEARTBEAT_MS } from "../tasks/claims";
 import { MediaJob } from "../tasks/media-job";
 import { taskStub } from "../tasks/stub";
 import { mediaType } from "./content-type";
-import { PermanentError } from "./errors";
+import { LeaseLostError, PermanentError } from "./errors";
 import { openMedia } from "./fetch-media";
+import { Heartbeat } from "./heartbeat";
 import { writeMedia } from "./r2-writer";
 
 const MAX_BACKOFF_SECONDS = 15 * 60;
@@ -47,8 +49,9 @@ function parseJob(message: Message<unknown>): MediaJob | null {
 
 /**
  * Archives one asset: claim it from its task (so that no other delivery downloads it at the
- * same time, and a stored asset is never fetched again), stream it into R2, report back. A
- * permanent failure of a music URL moves on to its `source_*` twin once.
+ * same time, and a stored asset is never fetched again), stream it into R2 while renewing the
+ * claim's lease, report back. A permanent failure of a music URL moves on to its `source_*`
+ * twin once. A message is acknowledged only when its work is done or can never be done.
  */
 async function archive(message: Message<unknown>, env: Env): Promise<void> {
   const job = parseJob(message);
@@ -56,13 +59,23 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
   const cfg = config(env);
   if (cfg.problems.length > 0) {
     // Malformed settings (a size limit, the host list) must not decide a download: wait.
-    retryLater(message, job, `settings are malformed: ${cfg.problems.join("; ")}`, 60);
+    retryLater(
+      message,
+      job,
+      `settings are malformed: ${cfg.problems.join("; ")}`,
+      backoffSeconds(message.attempts, 60),
+    );
     return;
   }
   const task = taskStub(env, job.taskId);
   const claim = await task.claim(job.asset);
   if (claim.status === "retry") {
-    retryLater(message, job, claim.reason, cfg.retryBaseSeconds);
+    retryLater(message, job, claim.reason, backoffSeconds(message.attempts, cfg.retryBaseSeconds));
+    return;
+  }
+  if (claim.status === "busy") {
+    // Another consumer holds a live lease: come back when it could have ended, in case it dies.
+    retryLater(message, job, "another consumer is downloading it", Math.ceil(claim.retryAfterMs / 1000));
     return;
   }
   if (claim.status !== "claimed") {
@@ -70,18 +83,29 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
     message.ack();
     return;
   }
+  const { claimId } = claim;
+  const heartbeat = new Heartbeat(() => task.renewLease(job.asset, claimId), HEARTBEAT_MS);
   let url = claim.url;
   for (;;) {
     try {
-      const stored = await download(env, claim.kind, job, url);
-      await task.assetStored(job.asset, stored);
-      log.info("media_stored", { taskId: job.taskId, asset: job.asset, bytes: stored.bytes });
+      const stored = await download(env, claim.kind, job, url, heartbeat);
+      const accepted = await task.assetStored(job.asset, claimId, stored);
+      log.info(accepted ? "media_stored" : "media_claim_lost", {
+        taskId: job.taskId,
+        asset: job.asset,
+        bytes: stored.bytes,
+      });
       message.ack();
       return;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof LeaseLostError) {
+        log.warn("media_claim_lost", { taskId: job.taskId, asset: job.asset, error: reason });
+        message.ack(); // the claim that took the lease owns the asset now
+        return;
+      }
       if (error instanceof PermanentError) {
-        const { retryUrl } = await task.assetFailed(job.asset, reason);
+        const { retryUrl } = await task.assetFailed(job.asset, claimId, reason);
         if (retryUrl) {
           url = retryUrl;
           continue;
@@ -90,16 +114,17 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
         message.ack();
         return;
       }
-      await task.assetRetrying(job.asset, reason);
-      retryLater(message, job, reason, cfg.retryBaseSeconds);
+      const delaySeconds = backoffSeconds(message.attempts, cfg.retryBaseSeconds);
+      // The task records when the message is due again, so a lost redelivery is noticed.
+      await task.assetRetrying(job.asset, claimId, reason, delaySeconds * 1000);
+      retryLater(message, job, reason, delaySeconds);
       return;
     }
   }
 }
 
-/** Redelivers the message after a backoff; past max_retries the queue moves it to the DLQ. */
-function retryLater(message: Message<unknown>, job: MediaJob, error: string, baseSeconds: number): void {
-  const delaySeconds = backoffSeconds(message.attempts, baseSeconds);
+/** Redelivers the message after `delaySeconds`; past max_retries the queue moves it to the DLQ. */
+function retryLater(message: Message<unknown>, job: MediaJob, error: string, delaySeconds: number): void {
   log.info("media_retry", {
     taskId: job.taskId,
     asset: job.asset,
@@ -110,7 +135,7 @@ function retryLater(message: Message<unknown>, job: MediaJob, error: string, bas
   message.retry({ delaySeconds });
 }
 
-async function download(env: Env, kind: Kind, job: MediaJob, url: string) {
+async function download(env: Env, kind: Kind, job: MediaJob, url: string, heartbeat: Heartbeat) {
   const cfg = config(env);
   const opened = await openMedia(url, cfg, cfg.mediaFetchTimeoutMs);
   const { contentType, ext } = mediaType(opened.response.headers.get("content-type"), opened.url);
@@ -124,6 +149,7 @@ async function download(env: Env, kind: Kind, job: MediaJob, url: string) {
     partSize: cfg.partSizeBytes,
     contentType,
     metadata: { taskId: job.taskId, asset: job.asset, sourceUrl: url },
+    heartbeat,
   });
   return { key, contentType, ...written };
 }

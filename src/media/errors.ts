@@ -17,3 +17,11 @@ export function statusError(status: number, url: URL): TransientError | Permanen
     ? new TransientError(message)
     : new PermanentError(message);
 }
+
+/**
+ * The download's lease was taken by another claim (ours expired): stop at once and store
+ * nothing; the other claim owns the asset now.
+ */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+}

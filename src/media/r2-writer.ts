@@ -1,4 +1,5 @@
-import { PermanentError, TransientError } from "./errors";
+import { LeaseLostError, PermanentError, TransientError } from "./errors";
+import type { Heartbeat } from "./heartbeat";
 
 export interface WriteRequest {
   bucket: R2Bucket;
@@ -14,6 +15,8 @@ export interface WriteRequest {
   metadata: Record<string, string>;
   /** Where multipart part buffers are accounted; the isolate's shared pool unless given. */
   partBuffers?: PartBufferPool;
+  /** Renews the download's lease while bytes flow, and once more before the commit. */
+  heartbeat?: Heartbeat;
 }
 
 export interface WrittenObject {
@@ -148,7 +151,8 @@ export async function writeMedia(request: WriteRequest): Promise<WrittenObject> 
     };
   } catch (error) {
     await body.cancel().catch(() => {});
-    if (error instanceof PermanentError || error instanceof TransientError) throw error;
+    if (error instanceof PermanentError || error instanceof TransientError || error instanceof LeaseLostError)
+      throw error;
     throw new TransientError(`streaming failed after ${meter.bytes} bytes: ${String(error)}`);
   }
 }
@@ -184,17 +188,20 @@ async function putKnownLength(request: WriteRequest, length: number, meter: Mete
       writing = writer.write(chunk);
       writing.catch(() => {}); // awaited before the next write or the close
       written = chunk;
+      await request.heartbeat?.beat();
     }
     await writing;
     if (meter.bytes < length)
       throw new TransientError(`the body ended after ${meter.bytes} of ${length} bytes`);
+    await request.heartbeat?.confirm(); // the close commits the object: only under our lease
     await writer.close();
     const lastByteAt = Date.now();
     return { object: await put, lastByteAt };
   } catch (error) {
     await writer.abort(error).catch(() => {});
     await put.catch(() => {});
-    if (error instanceof PermanentError || error instanceof TransientError) throw error;
+    if (error instanceof PermanentError || error instanceof TransientError || error instanceof LeaseLostError)
+      throw error;
     throw new TransientError(`the body ended after ${meter.bytes} of ${length} bytes: ${String(error)}`);
   } finally {
     reader.release();
@@ -318,9 +325,11 @@ async function putMultipart(request: WriteRequest, meter: Meter): Promise<Commit
       await meter.add(chunk);
       await uploader.write(chunk); // copies the bytes into its part buffer
       reader.recycle(chunk);
+      await request.heartbeat?.beat();
     }
     if (meter.bytes === 0) throw new TransientError("the origin sent an empty body");
     const parts = await uploader.finish();
+    await request.heartbeat?.confirm(); // complete() commits the object: only under our lease
     const lastByteAt = Date.now();
     return { object: await upload.complete(parts), lastByteAt };
   } catch (error) {

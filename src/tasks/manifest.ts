@@ -1,5 +1,6 @@
 import { manifestKey } from "../core/keys";
 import { log } from "../core/log";
+import type { PendingWork } from "./pending-work";
 import type { TaskRows } from "./rows";
 import { type AssetCounts, archiveState, type TaskStatus } from "./status";
 
@@ -10,7 +11,7 @@ const MANIFEST_RETRY_MS = 30 * 1000;
  * `<kind>/<taskId>/manifest.json`: the status JSON, written whenever the task reaches a new
  * settled state (archived or failed). A failed write is retried by the alarm.
  */
-export class ManifestWriter {
+export class ManifestWriter implements PendingWork {
   constructor(
     private readonly sql: SqlStorage,
     private readonly rows: TaskRows,
@@ -35,8 +36,12 @@ export class ManifestWriter {
     }
   }
 
+  runDue(): Promise<void> {
+    return this.writeIfDue();
+  }
+
   /** When a failed write is tried again. */
-  nextWakeAt(): number | null {
+  nextDueAt(): number | null {
     const task = this.rows.task();
     if (!task?.manifest_failed_at || this.dueVersion() === null) return null;
     return task.manifest_failed_at + MANIFEST_RETRY_MS;

@@ -1,13 +1,23 @@
 import { log } from "../core/log";
 import type { MediaJob } from "./media-job";
+import type { PendingWork } from "./pending-work";
 import type { TaskRows } from "./rows";
 
 /** How long one send owns an asset's queue message; after that the watchdog sends it again. */
 const ENQUEUE_LEASE_MS = 30 * 1000;
 /** After a failed send, when the watchdog tries again. */
 const SEND_RETRY_MS = 10 * 1000;
-/** A `queued` asset untouched this long lost its message; the watchdog sends a new one. */
-export const QUEUED_STALE_MS = 60 * 60 * 1000;
+/**
+ * How late a queued asset's message may be before the alarm sends another: a minute after it
+ * was due, doubling with every message already sent for the asset (up to an hour), so that a
+ * queue that is merely slow — a backlog — gets a handful of redundant messages at most. Claims
+ * are exactly-once, so a redundant message is harmless.
+ */
+export const MESSAGE_GRACE_MS = 60 * 1000;
+const MAX_MESSAGE_GRACE_MS = 60 * 60 * 1000;
+/** When a queued asset's message counts as lost (SQL over an `assets` row). */
+const MESSAGE_LOST_AT = `COALESCE(message_due_at, queued_at) +
+  MIN(${MESSAGE_GRACE_MS} << MIN(MAX(messages_sent - 1, 0), 6), ${MAX_MESSAGE_GRACE_MS})`;
 const SEND_BATCH_LIMIT = 100;
 
 /**
@@ -15,7 +25,7 @@ const SEND_BATCH_LIMIT = 100;
  * (`enqueue_until`) keeps concurrent deliveries of one callback from sending it twice, and a
  * failed send leaves it pending for the alarm to send again.
  */
-export class MediaOutbox {
+export class MediaOutbox implements PendingWork {
   constructor(
     private readonly sql: SqlStorage,
     private readonly rows: TaskRows,
@@ -62,10 +72,13 @@ export class MediaOutbox {
       );
       return false;
     }
+    const now = Date.now();
     mark(
       `UPDATE assets SET messages_sent = messages_sent + 1, enqueue_until = NULL, queued_at = ?,
+         message_due_at = CASE state WHEN 'pending' THEN ? ELSE message_due_at END,
          state = CASE state WHEN 'pending' THEN 'queued' ELSE state END WHERE name = ?`,
-      Date.now(),
+      now,
+      now,
     );
     return true;
   }
@@ -77,26 +90,26 @@ export class MediaOutbox {
     return due.length;
   }
 
-  /** A queued asset whose message never came is pending again (sent by the next flush). */
-  requeueLost(now: number): void {
+  /** A queued asset whose message is overdue is pending again; then every due message is sent. */
+  async runDue(now: number): Promise<void> {
     this.sql.exec(
-      `UPDATE assets SET state = 'pending', enqueue_until = NULL, lease_until = NULL, updated_at = ?
-        WHERE state = 'queued' AND queued_at <= ?`,
+      `UPDATE assets SET state = 'pending', enqueue_until = NULL, updated_at = ?
+        WHERE state = 'queued' AND ${MESSAGE_LOST_AT} <= ?`,
       now,
-      now - QUEUED_STALE_MS,
+      now,
     );
+    await this.flush(now);
   }
 
-  /** When a message is next due: a lease's end, a failed send's retry, a lost message. */
-  nextWakeAt(): number | null {
+  /** When a message is next due: a send lease's end, a failed send's retry, a late message. */
+  nextDueAt(): number | null {
     if (!this.rows.exists) return null;
     return this.sql
       .exec<{ next: number | null }>(
         `SELECT MIN(CASE state WHEN 'pending' THEN COALESCE(enqueue_until, updated_at + ?)
-                               WHEN 'queued' THEN queued_at + ? END) AS next
+                               WHEN 'queued' THEN ${MESSAGE_LOST_AT} END) AS next
            FROM assets WHERE state IN ('pending', 'queued')`,
         SEND_RETRY_MS,
-        QUEUED_STALE_MS,
       )
       .one().next;
   }

@@ -1,6 +1,7 @@
 import type { Config } from "../core/config";
 import { log } from "../core/log";
 import { fetchRecordInfo, type RecordInfo } from "../providers/record-info";
+import type { PendingWork } from "./pending-work";
 import { GIVE_UP_AFTER_MS, nextPollDelay } from "./poll-schedule";
 import type { AssetRow, TaskRow, TaskRows } from "./rows";
 import type { TaskUpdates } from "./updates";
@@ -14,7 +15,7 @@ export type Confirmation = "confirmed" | "unconfirmed" | { reason: string };
  * Reconciliation with the provider: polls record-info for a task the callbacks left silent, and
  * (confirmation mode) checks a callback's URL against what record-info lists for the task.
  */
-export class Reconciler {
+export class Reconciler implements PendingWork {
   /** The provider's latest record-info for this task, shared by concurrent confirmations. */
   private recordInfo: { at: number; answer: Promise<RecordInfo> } | null = null;
 
@@ -46,13 +47,13 @@ export class Reconciler {
     return task.next_poll_at;
   }
 
-  nextWakeAt(): number | null {
+  nextDueAt(): number | null {
     const task = this.rows.task();
     return task ? this.pollDueAt(task) : null;
   }
 
-  /** The alarm's part: polls when a poll is due. */
-  async onAlarm(now: number): Promise<void> {
+  /** Polls when a poll is due. */
+  async runDue(now: number): Promise<void> {
     const task = this.rows.task();
     const due = task ? this.pollDueAt(task) : null;
     if (task && due !== null && due <= now) await this.poll(task, now);

@@ -48,9 +48,14 @@ export type AssetRow = {
   /** Queue messages sent for this asset: 1 unless a retry or the watchdog re-drove it. */
   messages_sent: number;
   error: string | null;
+  /** While `downloading`: when the lease ends unless its consumer renews it (a heartbeat). */
   lease_until: number | null;
+  /** The current claim; a report or renewal under any other claim id is stale. */
+  claim_id: string | null;
   enqueue_until: number | null;
   queued_at: number | null;
+  /** While `queued`: when its message should arrive (the send, or the consumer's retry delay). */
+  message_due_at: number | null;
   position: number;
   /** 1 once the provider's record-info listed this URL (confirmation mode). */
   confirmed: number;
@@ -130,6 +135,8 @@ const MIGRATIONS = [
   `ALTER TABLE callbacks ADD COLUMN message TEXT;
    ALTER TABLE callbacks ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE task ADD COLUMN manifest_failed_at INTEGER;`,
+  `ALTER TABLE assets ADD COLUMN claim_id TEXT;
+   ALTER TABLE assets ADD COLUMN message_due_at INTEGER;`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

@@ -2,22 +2,17 @@ import { DurableObject } from "cloudflare:workers";
 import { config } from "../core/config";
 import type { Kind } from "../core/ids";
 import type { ReceivedCallback } from "../providers/model";
-import { ArchiveClaims, type Claim, type StoredMedia } from "./claims";
+import { ArchiveClaims, type Claim, type RetryReport, type StoredMedia } from "./claims";
 import { CallbackIntake, type ReceiveResult } from "./intake";
 import { ManifestWriter } from "./manifest";
 import { MediaOutbox } from "./outbox";
+import type { PendingWork } from "./pending-work";
 import { Reconciler } from "./reconciler";
 import { TaskRows } from "./rows";
 import { buildStatus, type TaskStatus } from "./status";
 import { TaskUpdates } from "./updates";
 
-export type { Claim, ReceiveResult, StoredMedia };
-
-/** What the alarm asks every capability that has pending work. */
-interface Scheduled {
-  /** When it next needs the alarm (stored state decides), or null. */
-  nextWakeAt(): number | null;
-}
+export type { Claim, ReceiveResult, RetryReport, StoredMedia };
 
 /** The alarm is never set closer than this, so a burst of changes does not re-fire it at once. */
 const MIN_ALARM_DELAY_MS = 1000;
@@ -36,7 +31,8 @@ export class TaskObject extends DurableObject<Env> {
   private readonly claims: ArchiveClaims;
   private readonly reconciler: Reconciler;
   private readonly manifest: ManifestWriter;
-  private readonly scheduled: Scheduled[];
+  /** Every capability with pending work, in the order the alarm runs them. */
+  private readonly pending: PendingWork[];
   /** The alarm as this instance last set or read it (undefined: not read yet). */
   private alarmAt: number | null | undefined;
 
@@ -50,7 +46,7 @@ export class TaskObject extends DurableObject<Env> {
     this.intake = new CallbackIntake(sql, this.rows, updates, this.reconciler, this.outbox);
     this.claims = new ArchiveClaims(sql, this.rows, this.reconciler);
     this.manifest = new ManifestWriter(sql, this.rows, env.MEDIA, () => this.requireStatus());
-    this.scheduled = [this.claims, this.outbox, this.reconciler, this.manifest];
+    this.pending = [this.claims, this.reconciler, this.outbox, this.manifest];
     if (!this.rows.exists) this.alarmAt = null; // nothing was ever stored, so no alarm either
   }
 
@@ -92,19 +88,28 @@ export class TaskObject extends DurableObject<Env> {
     return claim;
   }
 
-  async assetStored(name: string, media: StoredMedia): Promise<void> {
-    this.claims.stored(name, media);
-    await this.afterChange();
+  /** The consumer's heartbeat while bytes flow; false: the lease is gone, stop and store nothing. */
+  async renewLease(name: string, claimId: string): Promise<boolean> {
+    const renewed = this.claims.renew(name, claimId);
+    if (renewed) await this.scheduleAlarm();
+    return renewed;
   }
 
-  async assetFailed(name: string, error: string): Promise<{ retryUrl: string | null }> {
-    const result = await this.claims.failed(name, error);
+  /** False when the claim is no longer current (its lease expired and the asset was re-driven). */
+  async assetStored(name: string, claimId: string, media: StoredMedia): Promise<boolean> {
+    const accepted = this.claims.stored(name, claimId, media);
+    await this.afterChange();
+    return accepted;
+  }
+
+  async assetFailed(name: string, claimId: string, error: string): Promise<{ retryUrl: string | null }> {
+    const result = await this.claims.failed(name, claimId, error);
     await this.afterChange();
     return result;
   }
 
-  async assetRetrying(name: string, error: string): Promise<void> {
-    this.claims.retrying(name, error);
+  async assetRetrying(name: string, claimId: string, error: string, delayMs: number): Promise<void> {
+    this.claims.retrying(name, claimId, error, delayMs);
     await this.afterChange();
   }
 
@@ -113,26 +118,29 @@ export class TaskObject extends DurableObject<Env> {
     await this.afterChange();
   }
 
-  /** Re-enqueues failed and stuck assets (the retry endpoint). Returns how many; null if unknown. */
-  async retryAssets(): Promise<number | null> {
+  /**
+   * The retry endpoint: re-drives every asset that is not stored and not really in progress,
+   * and says what it did; null for an unknown task.
+   */
+  async retryAssets(): Promise<RetryReport | null> {
     if (!this.rows.task()) return null;
     const now = Date.now();
-    const count = this.claims.reset(now);
+    const report = this.claims.reset(now);
     await this.outbox.flush(now);
     await this.afterChange();
-    return count;
+    return report;
   }
 
-  /** The task's one alarm: runs whatever the stored state says is due, then re-arms. */
+  /**
+   * The task's one alarm: runs whatever the stored state says is due (expired download leases,
+   * overdue or unsent queue messages, a poll, a failed manifest write), then re-arms.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null; // it has fired; whatever runs below arms the next one
     if (!this.rows.exists) return;
     const now = Date.now();
-    this.claims.expireLeases(now);
-    this.outbox.requeueLost(now);
-    await this.reconciler.onAlarm(now);
-    await this.outbox.flush(now);
-    await this.afterChange();
+    for (const work of this.pending) await work.runDue(now);
+    await this.scheduleAlarm();
   }
 
   private requireStatus(): TaskStatus {
@@ -147,12 +155,12 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * Sets the task's one alarm to exactly when the stored state next needs it (the earliest of
-   * the capabilities' wake-ups), or clears it when nothing is pending. So an alarm armed for a
+   * Sets the task's one alarm to exactly when the stored state next needs it (the earliest
+   * moment any capability has work due), or clears it when nothing is pending. So an alarm armed for a
    * lease that has since ended never fires for nothing.
    */
   private async scheduleAlarm(): Promise<void> {
-    const wakeUps = this.scheduled.map((part) => part.nextWakeAt()).filter((at): at is number => at !== null);
+    const wakeUps = this.pending.map((work) => work.nextDueAt()).filter((at): at is number => at !== null);
     const at = wakeUps.length === 0 ? null : Math.max(Math.min(...wakeUps), Date.now() + MIN_ALARM_DELAY_MS);
     this.alarmAt ??= await this.ctx.storage.getAlarm();
     if (this.alarmAt === at) return;

@@ -217,7 +217,12 @@ describe("task routes", () => {
     expect(asset.state).toBe("failed");
     const response = await request(`/tasks/${taskId}/retry`, { method: "POST", headers: bearer });
     expect(response.status).toBe(202);
-    expect(await response.json()).toEqual({ taskId, requeued: 1 });
+    expect(await response.json()).toEqual({
+      taskId,
+      requeued: 1,
+      requeuedAssets: [asset.name],
+      untouched: [],
+    });
     const { waitForStatus, settled } = await import("../helpers/worker");
     const status = await waitForStatus(taskId, (s) => settled(s) && s.assets[0]?.state === "stored");
     expect(status.assets[0]).toMatchObject({
@@ -235,6 +240,12 @@ describe("task routes", () => {
     );
     const taskId = await seedQueuedAsset("video", "video", originBytes("fresh.mp4", 10, 1));
     const response = await request(`/tasks/${taskId}/retry`, { method: "POST", headers: bearer });
-    expect(await response.json()).toEqual({ taskId, requeued: 0 });
+    // Its message was sent just now and is not overdue: left alone, and the answer says so.
+    expect(await response.json()).toEqual({
+      taskId,
+      requeued: 0,
+      requeuedAssets: [],
+      untouched: [{ name: "video", state: "queued", until: expect.any(String) }],
+    });
   });
 });
