@@ -2,7 +2,9 @@
 // fixtures with their task ids and media URLs replaced, `?token=` as in tools/scenario.ts):
 //
 //   music   text → complete → the complete again (a duplicate); two tracks with WAV audio and PNG
-//           covers; titles, tags, prompt and the provider message carry HTML/script payloads
+//           covers
+//   hostile a music task whose titles, tags, prompt and provider message carry HTML/script
+//           payloads
 //   stems   a separate_vocal separation: two WAV stems
 //   video   one MP4
 //   retry   a separate_vocal whose vocal link is not ready (404 → failed) until the test releases it
@@ -24,7 +26,7 @@ export const XSS = {
 };
 
 export const MEDIA: Record<string, ServedMedia> = {
-  "/track-1.wav": { body: wavTone({ seconds: 3, frequency: 440 }), type: "audio/wav" },
+  "/track-1.wav": { body: wavTone({ seconds: 8, frequency: 440 }), type: "audio/wav" },
   "/track-2.wav": { body: wavTone({ seconds: 2, frequency: 554 }), type: "audio/wav" },
   "/cover-1.png": { body: pngCover({ hue: [31, 79, 216] }), type: "image/png" },
   "/cover-2.png": { body: pngCover({ hue: [200, 60, 120] }), type: "image/png" },
@@ -41,7 +43,7 @@ export interface Post {
 }
 
 export interface Plan {
-  ids: { music: string; stems: string; video: string; retry: string; doomed: string };
+  ids: { music: string; stems: string; video: string; retry: string; doomed: string; hostile: string };
   posts: Post[];
 }
 
@@ -55,30 +57,33 @@ export function planTasks(origin: string, runId: string): Plan {
     video: `dash-${runId}-video`,
     retry: `dash-${runId}-retry`,
     doomed: `dash-${runId}-doomed`,
+    hostile: `dash-${runId}-hostile`,
   };
 
   const text = clone(kieMusicText) as Json;
   (text.data as Json).task_id = ids.music;
 
-  const complete = clone(sunoapiMusicComplete) as Json;
-  complete.msg = XSS.message;
-  const completeData = complete.data as Json;
-  completeData.task_id = ids.music;
-  const tracks = completeData.data as Json[];
-  tracks.forEach((track, index) => {
-    const n = index + 1;
-    Object.assign(track, {
-      title: n === 1 ? XSS.title1 : XSS.title2,
-      tags: XSS.tags,
-      prompt: XSS.prompt,
-      audio_url: `${origin}/track-${n}.wav`,
-      image_url: `${origin}/cover-${n}.png`,
-      source_audio_url: `${origin}/missing/source-${n}.wav`,
-      source_image_url: `${origin}/missing/source-${n}.png`,
-      stream_audio_url: `${origin}/missing/stream-${n}`,
-      source_stream_audio_url: `${origin}/missing/source-stream-${n}`,
+  const complete = (taskId: string, hostile: boolean): Json => {
+    const body = clone(sunoapiMusicComplete) as Json;
+    if (hostile) body.msg = XSS.message;
+    const data = body.data as Json;
+    data.task_id = taskId;
+    (data.data as Json[]).forEach((track, index) => {
+      const n = index + 1;
+      Object.assign(track, {
+        title: hostile ? (n === 1 ? XSS.title1 : XSS.title2) : n === 1 ? "Neon Skyline" : "Night Drive",
+        tags: hostile ? XSS.tags : "synthwave, retro, driving",
+        prompt: hostile ? XSS.prompt : "[Verse] City lights on the water, engines humming low",
+        audio_url: `${origin}/track-${n}.wav`,
+        image_url: `${origin}/cover-${n}.png`,
+        source_audio_url: `${origin}/missing/source-${n}.wav`,
+        source_image_url: `${origin}/missing/source-${n}.png`,
+        stream_audio_url: `${origin}/missing/stream-${n}`,
+        source_stream_audio_url: `${origin}/missing/source-stream-${n}`,
+      });
     });
-  });
+    return body;
+  };
 
   const separation = (taskId: string, vocals: string): Json => {
     const body = clone(sunoapiSeparateVocal) as Json;
@@ -101,8 +106,9 @@ export function planTasks(origin: string, runId: string): Plan {
     ids,
     posts: [
       { taskId: ids.music, kind: "music", body: text },
-      { taskId: ids.music, kind: "music", body: complete },
-      { taskId: ids.music, kind: "music", body: clone(complete) },
+      { taskId: ids.music, kind: "music", body: complete(ids.music, false) },
+      { taskId: ids.music, kind: "music", body: complete(ids.music, false) },
+      { taskId: ids.hostile, kind: "music", body: complete(ids.hostile, true) },
       { taskId: ids.stems, kind: "separation", body: separation(ids.stems, "/vocals.wav") },
       { taskId: ids.video, kind: "video", body: video(ids.video) },
       { taskId: ids.retry, kind: "separation", body: separation(ids.retry, "/late-vocals.wav") },
