@@ -215,7 +215,7 @@ export function taskView(context, taskId) {
           ? h("span", { class: "big" }, `${archive.stored} of ${archive.total} files stored`)
           : null,
       ),
-      archiveSummary(archive),
+      archive.total > 0 ? archiveSummary(archive) : null,
       archive.total > 0
         ? h(
             "p",
@@ -265,7 +265,7 @@ export function taskView(context, taskId) {
                 ? h("span", { class: "muted" }, `+${dupes} duplicate${dupes === 1 ? "" : "s"}`)
                 : null,
             ],
-            entry.stage === "error" ? "bad" : "",
+            entry.stage === "error" ? "is-error" : "",
           ),
         );
       }
@@ -276,7 +276,7 @@ export function taskView(context, taskId) {
           callbacks.lastAt,
           `Latest callback: ${next.stage ?? "unknown stage"}`,
           [code(next.providerCode), message(next.providerMessage)],
-          next.stage === "error" ? "bad" : "",
+          next.stage === "error" ? "is-error" : "",
         ),
       );
     }
@@ -290,7 +290,7 @@ export function taskView(context, taskId) {
             reconcile.lastStatus ? h("span", {}, reconcile.lastStatus) : null,
             reconcile.error ? h("span", { class: "bad" }, reconcile.error) : null,
           ],
-          reconcile.error ? "bad" : "",
+          reconcile.error ? "is-error" : "",
         ),
       );
     }
@@ -318,7 +318,7 @@ export function taskView(context, taskId) {
 
     syncList(groups, list, {
       key: (group) => group.key,
-      signature: (group) => JSON.stringify(group.track),
+      signature: (group) => JSON.stringify([group.track, group.assets.length > 0]),
       create: (group) => {
         const node = h(
           "article",
@@ -326,11 +326,11 @@ export function taskView(context, taskId) {
           h("div", { class: "group-head" }),
           h("div", { class: "assets" }),
         );
-        drawGroupHead(node, group.track, next);
+        drawGroupHead(node, group.track, next, group.assets.length);
         return node;
       },
       update: (node, group) => {
-        drawGroupHead(node, group.track, next);
+        drawGroupHead(node, group.track, next, group.assets.length);
         return node;
       },
     });
@@ -374,10 +374,15 @@ export function taskView(context, taskId) {
    * @param {Element} node
    * @param {Track | null} track
    * @param {TaskStatus} next
+   * @param {number} files
    */
-  function drawGroupHead(node, track, next) {
+  function drawGroupHead(node, track, next, files) {
     const head = node.querySelector(".group-head");
     if (!head) return;
+    if (!track && files === 0) {
+      fill(head);
+      return;
+    }
     if (!track) {
       fill(
         head,
