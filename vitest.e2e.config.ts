@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     name: "e2e",
     environment: "node",
-    include: ["test/e2e/**/*.test.ts"],
+    include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
     // One wrangler per file is plenty for two cores.
     fileParallelism: false,
     testTimeout: 90_000,

@@ -1,0 +1,454 @@
+// The dashboard (GET /) in a real headless Chromium (Debian's `chromium`, driven by
+// playwright-core) against a real `wrangler dev` of the Worker (tools/dev-server.ts), with real
+// media from a local origin: the tasks of test/browser/scenario.ts are posted as callbacks and
+// archived first, then the page is used the way a person would.
+//
+// One wrangler, one browser, one page; the tests run in order and share them.
+// Screenshots go to test/browser/screenshots/ (ignored by git); with
+// UPDATE_DASHBOARD_SCREENSHOT=1 (`npm run screenshot`) the README's docs/dashboard.png is redone.
+
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEV_VARS, type DevServer, startDevServer } from "../../tools/dev-server";
+import { type MediaOrigin, startMediaOrigin } from "./media-origin";
+import {
+  type ApiStatus,
+  apiGet,
+  MEDIA,
+  type Plan,
+  planTasks,
+  postAll,
+  type Receiver,
+  settled,
+  waitForTask,
+  XSS,
+} from "./scenario";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** The flags this machine's Chromium needs (see TOOLCHAIN notes), plus sound without a click. */
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--autoplay-policy=no-user-gesture-required",
+  "--mute-audio",
+];
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SCREENSHOTS = join(HERE, "screenshots");
+const README_SCREENSHOT = join(HERE, "..", "..", "docs", "dashboard.png");
+
+const EXPECTED_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; " +
+  "connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; " +
+  "require-trusted-types-for 'script'; trusted-types 'none'";
+
+let origin: MediaOrigin;
+let server: DevServer;
+let receiver: Receiver;
+let plan: Plan;
+let statuses: Record<keyof Plan["ids"], ApiStatus>;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+const requests: string[] = [];
+const pageErrors: string[] = [];
+const consoleErrors: string[] = [];
+
+/** Chromium logs every non-2xx fetch like this; those are answers, not script errors. */
+const HTTP_STATUS_LOG = /^Failed to load resource: the server responded with a status of \d+/;
+
+beforeAll(async () => {
+  [origin, server] = await Promise.all([
+    startMediaOrigin(MEDIA),
+    startDevServer({ logLevel: "warn", vars: { RETRY_BASE_SECONDS: "0" } }),
+  ]);
+  receiver = { url: server.url, callbackToken: DEV_VARS.CALLBACK_TOKENS, apiToken: DEV_VARS.API_TOKEN };
+  plan = planTasks(origin.url, Date.now().toString(36));
+  await postAll(receiver, plan);
+  const entries = await Promise.all(
+    Object.entries(plan.ids).map(async ([name, taskId]) => [
+      name,
+      await waitForTask(receiver, taskId, settled),
+    ]),
+  );
+  statuses = Object.fromEntries(entries);
+
+  browser = await chromium
+    .launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
+    .catch((error) => {
+      throw new Error(`could not start ${CHROMIUM} (apt-get install -y chromium): ${error.message}`);
+    });
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.on("request", (request) => requests.push(request.url()));
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error" && !HTTP_STATUS_LOG.test(message.text()))
+      consoleErrors.push(message.text());
+  });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+}, 90_000);
+
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() => {
+    const output = server?.output().trim();
+    if (output) console.error(`wrangler dev output:\n${output}`);
+    if (pageErrors.length || consoleErrors.length) console.error({ pageErrors, consoleErrors });
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await origin?.close();
+});
+
+/** What the tests read of an <audio> and an <img> (this project's TypeScript has no DOM lib). */
+interface Media {
+  currentTime: number;
+  duration: number;
+  paused: boolean;
+  error: { code: number } | null;
+  play(): Promise<void>;
+  pause(): void;
+}
+interface Picture {
+  complete: boolean;
+  naturalWidth: number;
+}
+
+const taskUrl = (taskId: string) => `${server.url}/#/tasks/${taskId}`;
+
+/** Waits for the page's next automatic refresh (the "updated" time in the header changes). */
+async function nextRefresh() {
+  const before = await page.locator("#live").textContent();
+  await expect.poll(() => page.locator("#live").textContent(), { timeout: 10_000 }).not.toBe(before);
+}
+
+/** Opens a task through the list's "Open a task by its id" form, as a person would. */
+async function openTask(taskId: string) {
+  await page.goto(`${server.url}/#/`);
+  await page.getByLabel("Open a task by its id").fill(taskId);
+  await page.getByLabel("Open a task by its id").press("Enter");
+  await expect.poll(() => page.locator("#task-heading").textContent()).toBe(taskId);
+  await page.locator(".task-body:not([hidden])").waitFor();
+}
+
+const assetCard = (name: string) => page.locator(`section.asset[data-key="${name}"]`);
+
+describe("the dashboard in Chromium, against wrangler dev", () => {
+  it("serves the page with a strict Content-Security-Policy, nosniff and no referrer", async () => {
+    const response = await fetch(`${server.url}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+    const csp = response.headers.get("content-security-policy") ?? "";
+    expect(csp).toBe(EXPECTED_CSP);
+    // Every fetch directive allows this origin at most: no host, scheme, wildcard or unsafe-*.
+    for (const directive of csp.split(";").map((part) => part.trim().split(/\s+/))) {
+      const [name, ...sources] = directive;
+      if (name === "require-trusted-types-for" || name === "trusted-types") continue;
+      for (const source of sources) expect(["'self'", "'none'"], `${name} ${source}`).toContain(source);
+    }
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(response.headers.get("set-cookie")).toBeNull();
+    for (const [path, type] of [
+      ["/dashboard/app.js", /^text\/javascript/],
+      ["/dashboard/app.css", /^text\/css/],
+    ] as const) {
+      const file = await fetch(`${server.url}${path}`);
+      expect(file.status, path).toBe(200);
+      expect(file.headers.get("content-type"), path).toMatch(type);
+      expect(file.headers.get("x-content-type-options"), path).toBe("nosniff");
+    }
+    // The Worker's own routes are still the Worker's.
+    expect(await (await fetch(`${server.url}/healthz`)).json()).toMatchObject({ ok: true });
+    expect((await fetch(`${server.url}/tasks/${plan.ids.music}`)).status).toBe(401);
+  });
+
+  it("asks for the API token once and keeps it in sessionStorage, without a cookie", async () => {
+    const response = await page.goto(`${server.url}/`);
+    expect(response?.headers()["content-security-policy"]).toBe(EXPECTED_CSP);
+    const token = page.getByLabel("API token");
+    await expect.poll(() => token.isVisible()).toBe(true);
+    await expect.poll(() => page.evaluate("document.activeElement?.id")).toBe("token");
+
+    await token.fill("not-the-token");
+    await page.getByRole("button", { name: "Open dashboard" }).click();
+    await expect.poll(() => page.locator("#token-error").textContent()).toContain("rejected");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+    await token.fill(receiver.apiToken);
+    await token.press("Enter");
+    await page.getByRole("heading", { name: "Tasks", level: 1 }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem("stemvault.apiToken"))).toBe(receiver.apiToken);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+
+    // Asked once: a reload in the same tab goes straight to the list.
+    await page.reload();
+    await page.getByRole("heading", { name: "Tasks", level: 1 }).waitFor();
+    expect(await page.locator("#token").count()).toBe(0);
+    expect(await page.evaluate("document.cookie")).toBe("");
+    expect(await context.cookies()).toEqual([]);
+  });
+
+  it("lists tasks of all three kinds, filters them by kind and finds one by id prefix", async () => {
+    const list = await apiGet(receiver, "/tasks?limit=200");
+    expect(list.status, "GET /tasks (the list API, CONTRACT.md) must answer 200").toBe(200);
+
+    await page.goto(`${server.url}/#/`);
+    const row = (taskId: string) => page.locator(`tbody tr[data-key="${taskId}"]`);
+    // The index follows within a few seconds; the page refreshes itself meanwhile.
+    for (const [name, kind] of [
+      ["music", "music"],
+      ["stems", "separation"],
+      ["video", "video"],
+    ] as const) {
+      await row(plan.ids[name]).waitFor({ timeout: 15_000 });
+      expect(await row(plan.ids[name]).locator('[data-label="Kind"]').textContent()).toBe(kind);
+    }
+    expect(await row(plan.ids.music).locator('[data-label="Archive"]').textContent()).toContain("4/4");
+
+    // The automatic refresh patches the table in place: same row nodes, same scroll position.
+    await page.setViewportSize({ width: 1280, height: 320 });
+    await page.evaluate("window.scrollTo(0, 150)");
+    const scrolled = await page.evaluate("window.scrollY");
+    expect(scrolled).toBeGreaterThan(0);
+    const rowNode = await row(plan.ids.music).elementHandle();
+    await nextRefresh();
+    expect(await rowNode?.evaluate((node) => (node as unknown as { isConnected: boolean }).isConnected)).toBe(
+      true,
+    );
+    expect(await page.evaluate("window.scrollY")).toBe(scrolled);
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    await page.getByLabel("Kind").selectOption("video");
+    await expect.poll(() => row(plan.ids.music).count()).toBe(0);
+    expect(await row(plan.ids.video).count()).toBe(1);
+    const kinds = await page.locator('tbody [data-label="Kind"]').allTextContents();
+    expect(new Set(kinds)).toEqual(new Set(["video"]));
+    expect(page.url()).toContain("kind=video");
+
+    await page.getByRole("button", { name: "Clear" }).click();
+    await page.getByLabel("Search").fill(plan.ids.music.slice(0, -2));
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(1);
+    expect(await row(plan.ids.music).count()).toBe(1);
+    await page.screenshot({ path: join(SCREENSHOTS, "list.png") });
+    await page.getByRole("button", { name: "Clear" }).click();
+  });
+
+  it("shows a task: its timeline, archive progress and every file with its details and player", async () => {
+    const status = statuses.music;
+    await openTask(plan.ids.music);
+
+    expect(await page.locator(".task-head .badge").first().textContent()).toBe("succeeded");
+    expect(await page.locator(".archive-state").textContent()).toContain("4 of 4 files stored");
+    const timeline = page.locator(".timeline");
+    expect(await timeline.textContent()).toContain("3 callbacks received: 2 distinct, 1 duplicate");
+    expect(await timeline.textContent()).toContain("complete");
+    const history = (status as ApiStatus & { callbacks?: { history?: { stage: string }[] } }).callbacks
+      ?.history;
+    if (history) {
+      // One entry per distinct callback (text, complete), plus "recorded" and the summary.
+      expect(await timeline.locator("li.event:not(.summary)").count()).toBe(history.length + 1);
+      expect(await timeline.textContent()).toContain("Callback: text");
+    }
+
+    expect(await page.locator("section.asset").count()).toBe(status.assets.length);
+    for (const asset of status.assets) {
+      const card = assetCard(asset.name);
+      expect(await card.locator(".badge").textContent(), asset.name).toBe("stored");
+      expect(await card.locator(".hash").textContent(), asset.name).toBe(asset.sha256);
+      expect(await card.textContent(), asset.name).toContain(origin.url.replace("http://", ""));
+      const download = card.getByRole("link", { name: /^Download/ });
+      expect(await download.getAttribute("href")).toMatch(/^\/media\/music\/.+\?expires=\d+&sig=/);
+      expect(await download.getAttribute("download")).toMatch(/\.(wav|png)$/);
+    }
+    const audios = page.locator("audio");
+    expect(await audios.count()).toBe(2);
+    for (const src of await audios.evaluateAll((nodes) => nodes.map((node) => node.getAttribute("src")))) {
+      expect(src).toMatch(/^\/media\/music\/.+\/audio\.wav\?expires=\d+&sig=/);
+    }
+    const covers = page.locator(".player.cover img");
+    expect(await covers.count()).toBe(2);
+    for (const cover of await covers.all()) {
+      await cover.scrollIntoViewIfNeeded();
+      await expect
+        .poll(() =>
+          cover.evaluate(
+            (img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth,
+          ),
+        )
+        .toBe(96);
+    }
+    await page.evaluate("window.scrollTo(0, 0)");
+    await page.screenshot({ path: join(SCREENSHOTS, "task.png") });
+    if (process.env.UPDATE_DASHBOARD_SCREENSHOT === "1") {
+      mkdirSync(dirname(README_SCREENSHOT), { recursive: true });
+      await page.screenshot({ path: README_SCREENSHOT });
+    }
+
+    // A separation has an <audio> per stem, a video a <video>.
+    await page.goto(taskUrl(plan.ids.stems));
+    await expect.poll(() => page.locator("audio").count()).toBe(2);
+    await page.goto(taskUrl(plan.ids.video));
+    await expect.poll(() => page.locator("video").count()).toBe(1);
+    expect(await page.locator("video").getAttribute("src")).toMatch(/^\/media\/video\/.+\/video\.mp4\?/);
+  });
+
+  it("plays an archived audio file through its signed link", async () => {
+    await page.goto(taskUrl(plan.ids.music));
+    const audio = page.locator("audio").first();
+    await audio.waitFor();
+    const media: number[] = [];
+    page.on("response", (response) => {
+      if (new URL(response.url()).pathname.startsWith("/media/")) media.push(response.status());
+    });
+    await audio.evaluate((element) => (element as unknown as Media).play());
+    await expect
+      .poll(() => audio.evaluate((element) => (element as unknown as Media).currentTime), { timeout: 10_000 })
+      .toBeGreaterThan(0.3);
+    const state = await audio.evaluate((element) => {
+      const media = element as unknown as Media;
+      return { error: media.error?.code ?? null, duration: media.duration, paused: media.paused };
+    });
+    expect(state.error).toBeNull();
+    expect(state.paused).toBe(false);
+    expect(state.duration).toBeCloseTo(8, 1);
+    expect(media.length).toBeGreaterThan(0);
+    expect(media.every((status) => status === 200 || status === 206)).toBe(true);
+
+    // The task view refreshes while it plays; the player is left alone (no restart, no new link).
+    const node = await audio.elementHandle();
+    const position = await audio.evaluate((element) => (element as unknown as Media).currentTime);
+    await nextRefresh();
+    expect(
+      await node?.evaluate((element) => (element as unknown as { isConnected: boolean }).isConnected),
+    ).toBe(true);
+    expect(await audio.evaluate((element) => (element as unknown as Media).paused)).toBe(false);
+    expect(await audio.evaluate((element) => (element as unknown as Media).currentTime)).toBeGreaterThan(
+      position,
+    );
+    await audio.evaluate((element) => (element as unknown as Media).pause());
+  });
+
+  it("renders what callbacks carry as text: no payload runs", async () => {
+    await page.goto(taskUrl(plan.ids.hostile));
+    await page.locator(".track-title").first().waitFor();
+    await page.locator(".prompt summary").first().click();
+    await page.locator(".prompt p").first().hover();
+    await page.locator(".inline-facts").first().hover();
+
+    expect(await page.evaluate("window.__xss")).toBeUndefined();
+    expect(await page.locator(".track-title").allTextContents()).toEqual([XSS.title1, XSS.title2]);
+    expect(await page.locator(".provider-message").textContent()).toBe(XSS.message);
+    expect(await page.locator(".prompt p").first().textContent()).toBe(XSS.prompt);
+    expect(await page.locator("main").textContent()).toContain(XSS.tags);
+    expect(await page.locator('img[src="x"], main script, main svg, main b').count()).toBe(0);
+    // Trusted Types are enforced: assigning HTML strings throws, so no code path can parse data.
+    // (Probed in a tab of its own: the blocked assignment is logged as a console error.)
+    const probe = await context.newPage();
+    await probe.goto(`${server.url}/`);
+    const sink = await probe.evaluate(`(() => {
+      try {
+        document.createElement("div").innerHTML = "<b>x</b>";
+        return "allowed";
+      } catch (error) {
+        return error.name;
+      }
+    })()`);
+    await probe.close();
+    expect(sink).toBe("TypeError");
+  });
+
+  it("retries failed files: the button re-queues them and they are stored", async () => {
+    const vocal = statuses.retry.assets.find((asset) => asset.name === "vocal");
+    expect(vocal?.state).toBe("failed");
+    await openTask(plan.ids.retry);
+    const card = assetCard("vocal");
+    expect(await card.locator(".badge").textContent()).toBe("failed");
+    expect(await card.locator(".fact.error").textContent()).toMatch(/404/);
+    expect(await page.locator(".archive-state").textContent()).toContain("1 of 2 files stored");
+
+    origin.release("/late-vocals.wav");
+    const hits = origin.hits("/late-vocals.wav");
+    await page.getByRole("button", { name: "Retry failed files" }).click();
+    await expect.poll(() => page.locator(".action-status").textContent()).toBe("Re-queued 1 file.");
+
+    const after = await waitForTask(
+      receiver,
+      plan.ids.retry,
+      (status) => status.archive.state === "archived",
+    );
+    const stored = after.assets.find((asset) => asset.name === "vocal");
+    expect(stored).toMatchObject({ state: "stored", error: null });
+    expect(origin.hits("/late-vocals.wav")).toBeGreaterThan(hits);
+    // The page follows on its own.
+    await expect.poll(() => card.locator(".badge").textContent(), { timeout: 10_000 }).toBe("stored");
+    expect(await card.locator("audio").count()).toBe(1);
+    expect(await page.locator(".archive-state").textContent()).toContain("2 of 2 files stored");
+    expect(await page.getByRole("button", { name: "Retry failed files" }).isDisabled()).toBe(true);
+  });
+
+  it("deletes a task only after a confirmation", async () => {
+    const probe = await apiGet(receiver, "/tasks/dash-never-registered");
+    const unknownDelete = await fetch(`${server.url}/tasks/dash-never-registered`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${receiver.apiToken}` },
+    });
+    expect(probe.status).toBe(404);
+    expect(
+      ((await unknownDelete.json()) as { error?: { code?: string } }).error?.code,
+      "DELETE /tasks/:taskId (CONTRACT.md) must exist: an unknown task is 404 task_not_found",
+    ).toBe("task_not_found");
+
+    await openTask(plan.ids.doomed);
+    const dialog = page.getByRole("dialog");
+    await page.getByRole("button", { name: "Delete task…" }).click();
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain(plan.ids.doomed);
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    expect((await apiGet(receiver, `/tasks/${plan.ids.doomed}`)).status).toBe(200);
+
+    await page.getByRole("button", { name: "Delete task…" }).click();
+    await dialog.getByRole("button", { name: "Delete task" }).click();
+    await page.locator(".flash").waitFor();
+    expect(await page.locator(".flash").textContent()).toContain(`Deleted task ${plan.ids.doomed}`);
+    expect(new URL(page.url()).hash).toMatch(/^#\/(\?.*)?$/);
+    const gone = await apiGet(receiver, `/tasks/${plan.ids.doomed}`);
+    expect(gone.status).toBe(410);
+    expect(gone.body).toMatchObject({ error: { code: "task_deleted" } });
+  });
+
+  it("made no request to another origin, raised no script error and set no cookie", async () => {
+    const page375 = await context.newPage();
+    await page375.setViewportSize({ width: 375, height: 800 });
+    page375.on("request", (request) => requests.push(request.url()));
+    page375.on("pageerror", (error) => pageErrors.push(error.message));
+    await page375.goto(taskUrl(plan.ids.music));
+    // A new tab has its own sessionStorage: it asks again.
+    await page375.getByLabel("API token").fill(receiver.apiToken);
+    await page375.getByLabel("API token").press("Enter");
+    await page375.locator(".task-body:not([hidden])").waitFor();
+    expect(await page375.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(375);
+    await page375.screenshot({ path: join(SCREENSHOTS, "task-375.png"), fullPage: true });
+    await page375.close();
+
+    expect(requests.length).toBeGreaterThan(0);
+    const foreign = requests.filter((url) => new URL(url).origin !== server.url);
+    expect(foreign).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+    expect(await context.cookies()).toEqual([]);
+  });
+});
