@@ -4,10 +4,10 @@ import { mediaKey } from "../core/keys";
 import { log } from "../core/log";
 import { MediaJob } from "../tasks/media-job";
 import { taskStub } from "../tasks/stub";
-import { mediaType } from "./content-type";
 import { PermanentError } from "./errors";
 import { openMedia } from "./fetch-media";
 import { writeMedia } from "./r2-writer";
+import { SNIFF_BYTES, sniffMedia } from "./sniff-media";
 
 const MAX_BACKOFF_SECONDS = 15 * 60;
 
@@ -110,22 +110,27 @@ function retryLater(message: Message<unknown>, job: MediaJob, error: string, bas
   message.retry({ delaySeconds });
 }
 
+/**
+ * Downloads `url` into the archive. The file's first bytes decide what it is (and so its key's
+ * extension) before anything is written to R2; what is not media is refused permanently.
+ */
 async function download(env: Env, kind: Kind, job: MediaJob, url: string) {
   const cfg = config(env);
   const opened = await openMedia(url, cfg, cfg.mediaFetchTimeoutMs);
-  const { contentType, ext } = mediaType(opened.response.headers.get("content-type"), opened.url);
-  const key = mediaKey(kind, job.taskId, job.asset, ext);
-  const written = await writeMedia({
+  return writeMedia({
     bucket: env.MEDIA,
-    key,
+    place: async (head) => {
+      const { contentType, ext } = await sniffMedia(head, opened.response.headers.get("content-type"));
+      return { key: mediaKey(kind, job.taskId, job.asset, ext), contentType };
+    },
+    headBytes: SNIFF_BYTES,
     body: opened.response.body,
     contentLength: opened.contentLength,
     maxBytes: cfg.maxMediaBytes,
     partSize: cfg.partSizeBytes,
-    contentType,
+    idleTimeoutMs: cfg.mediaIdleTimeoutSeconds * 1000,
     metadata: { taskId: job.taskId, asset: job.asset, sourceUrl: url },
   });
-  return { key, contentType, ...written };
 }
 
 /** Messages that exhausted their retries: the asset is failed with the last error, never dropped. */

@@ -4,7 +4,7 @@ import kieVideo from "../fixtures/kie.video.success.json";
 import sunoMusic from "../fixtures/sunoapi.music.complete.json";
 import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
 import { atOrigin, expectedSha256, originBytes, originHits, originLog, r2Sha256 } from "../helpers/media";
-import { patternSha256 } from "../helpers/pattern";
+import { mediaSha256 } from "../helpers/pattern";
 import { archiveUrl, runConsumer, seedQueuedAsset } from "../helpers/tasks";
 import { getStatus, postCallback, settled, uniqueId, waitForStatus, withTaskId } from "../helpers/worker";
 
@@ -76,7 +76,11 @@ describe("archiving every kind byte-exact", () => {
   it("archives a body without Content-Length (chunked)", async () => {
     const s = nextSeed();
     const { asset } = await archiveUrl(originBytes("stem.mp3", 300_001, s, { cl: "0", type: "audio/mpeg" }));
-    expect(asset).toMatchObject({ state: "stored", bytes: 300_001, sha256: await patternSha256(300_001, s) });
+    expect(asset).toMatchObject({
+      state: "stored",
+      bytes: 300_001,
+      sha256: await mediaSha256("stem.mp3", 300_001, s),
+    });
     expect(await r2Sha256(asset.key as string)).toMatchObject({ size: 300_001, sha256: asset.sha256 });
   });
 
@@ -95,7 +99,7 @@ describe("archiving every kind byte-exact", () => {
       );
       expect(asset).toMatchObject({ state: "stored", bytes: size });
       const stored = await r2Sha256(asset.key as string);
-      expect(stored?.sha256).toBe(await patternSha256(size, s));
+      expect(stored?.sha256).toBe(await mediaSha256("big.mp3", size, s));
       expect(asset.sha256).toBe(stored?.sha256);
     },
   );
@@ -115,7 +119,7 @@ describe("failures", () => {
       `${env.ORIGIN_URL}/flaky/${key}/a.mp3?fail=2&status=500&size=5000&seed=3`,
     );
     expect(asset).toMatchObject({ state: "stored", attempts: 3, bytes: 5000, error: null });
-    expect(asset.sha256).toBe(await patternSha256(5000, 3));
+    expect(asset.sha256).toBe(await mediaSha256("a.mp3", 5000, 3));
     expect(await r2Sha256(asset.key as string)).toMatchObject({ size: 5000, sha256: asset.sha256 });
     expect(await originLog(`/flaky/${key}/`)).toHaveLength(3);
   });
@@ -128,7 +132,7 @@ describe("failures", () => {
     expect(asset).toMatchObject({ state: "stored", attempts: 2 });
     expect(await r2Sha256(asset.key as string)).toMatchObject({
       size: 100,
-      sha256: await patternSha256(100, 1),
+      sha256: await mediaSha256("a.mp3", 100, 1),
     });
     expect(await originLog(`/flaky/${key}/`)).toHaveLength(2);
   });
@@ -238,7 +242,11 @@ describe("URL policy in the consumer", () => {
   it("follows up to 5 redirects and refuses a sixth", async () => {
     const s = nextSeed();
     const five = await archiveUrl(`${env.ORIGIN_URL}/redirect-chain/5/ok-${s}.mp3?size=1234&seed=${s}`);
-    expect(five.asset).toMatchObject({ state: "stored", bytes: 1234, sha256: await patternSha256(1234, s) });
+    expect(five.asset).toMatchObject({
+      state: "stored",
+      bytes: 1234,
+      sha256: await mediaSha256("ok.mp3", 1234, s),
+    });
     expect(await r2Sha256(five.asset.key as string)).toMatchObject({ size: 1234, sha256: five.asset.sha256 });
     const six = await archiveUrl(`${env.ORIGIN_URL}/redirect-chain/6/no-${s}.mp3?size=1234&seed=${s}`);
     expect(six.asset.state).toBe("failed");

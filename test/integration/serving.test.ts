@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { signMediaLink } from "../../src/api/media-links";
 import { config } from "../../src/core/config";
 import { originBytes } from "../helpers/media";
-import { patternChunk, patternSha256 } from "../helpers/pattern";
+import { mediaChunk, mediaSha256 } from "../helpers/pattern";
 import { archiveUrl, seedQueuedAsset } from "../helpers/tasks";
 import { bearer, getStatus, request, uniqueId } from "../helpers/worker";
 
@@ -33,14 +33,14 @@ describe("GET /media/<key>", () => {
     expect(response.headers.get("content-length")).toBe(String(SIZE));
     expect(response.headers.get("accept-ranges")).toBe("bytes");
     expect(response.headers.get("etag")).toBe(etag);
-    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+    expect(await sha256(await response.arrayBuffer())).toBe(await mediaSha256("serve.mp3", SIZE, SEED));
   });
 
   it("serves the signed link of the status JSON without a bearer", async () => {
     expect(link).toMatch(new RegExp(`^/media/${key}\\?expires=\\d+&sig=[A-Za-z0-9_-]+$`));
     const response = await request(link);
     expect(response.status).toBe(200);
-    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+    expect(await sha256(await response.arrayBuffer())).toBe(await mediaSha256("serve.mp3", SIZE, SEED));
   });
 
   it("answers HEAD with the headers and no body", async () => {
@@ -61,7 +61,9 @@ describe("GET /media/<key>", () => {
     expect(response.status).toBe(206);
     expect(response.headers.get("content-range")).toBe(`bytes ${start}-${end}/${SIZE}`);
     expect(response.headers.get("content-length")).toBe(String(end - start + 1));
-    expect(new Uint8Array(await response.arrayBuffer())).toEqual(patternChunk(start, end - start + 1, SEED));
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(
+      mediaChunk("serve.mp3", start, end - start + 1, SEED),
+    );
   });
 
   it.each(["bytes=100000-", "bytes=200000-300000"])("answers %s with 416", async (range) => {
@@ -74,7 +76,7 @@ describe("GET /media/<key>", () => {
     const response = await request(link, { headers: { range: "bytes=0-1,5-6" } });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-length")).toBe(String(SIZE));
-    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+    expect(await sha256(await response.arrayBuffer())).toBe(await mediaSha256("serve.mp3", SIZE, SEED));
   });
 
   it("answers 304 to a matching If-None-Match, and 200 to a stale one", async () => {
@@ -83,7 +85,7 @@ describe("GET /media/<key>", () => {
     expect(await fresh.text()).toBe("");
     const stale = await request(link, { headers: { "if-none-match": '"something-else"' } });
     expect(stale.status).toBe(200);
-    expect(await sha256(await stale.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+    expect(await sha256(await stale.arrayBuffer())).toBe(await mediaSha256("serve.mp3", SIZE, SEED));
   });
 
   it("answers 404 for an absent object and for keys outside the archive layout", async () => {
@@ -223,7 +225,7 @@ describe("task routes", () => {
     expect(status.assets[0]).toMatchObject({
       state: "stored",
       bytes: 2000,
-      sha256: await patternSha256(2000, 5),
+      sha256: await mediaSha256("a.mp3", 2000, 5),
       error: null,
     });
     expect(status.archive.state).toBe("archived");
