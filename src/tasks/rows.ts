@@ -58,6 +58,10 @@ export type AssetRow = {
   publish_ms: number | null;
   created_at: number;
   updated_at: number;
+  /** STAGE_RANK of the update that set `url`: only a higher-ranked one may replace it. */
+  url_rank: number;
+  /** 1 while a download of a URL that a later stage replaced is still running (its lease). */
+  superseded: number;
 };
 
 export type CallbackRow = {
@@ -130,6 +134,12 @@ const MIGRATIONS = [
   `ALTER TABLE callbacks ADD COLUMN message TEXT;
    ALTER TABLE callbacks ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE task ADD COLUMN manifest_failed_at INTEGER;`,
+  // Which stage set an asset's URL (the latest authoritative one wins), and whether a download
+  // in progress is of a URL a later stage replaced. Existing URLs count as the task's stage.
+  `ALTER TABLE assets ADD COLUMN url_rank INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE assets ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
+   UPDATE assets SET url_rank = COALESCE((SELECT CASE stage WHEN 'text' THEN 1 WHEN 'first' THEN 2
+     WHEN 'error' THEN 3 WHEN 'complete' THEN 4 ELSE 0 END FROM task WHERE id = 1), 0);`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

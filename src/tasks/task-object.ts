@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../core/config";
 import type { Kind } from "../core/ids";
+import { log } from "../core/log";
 import type { ReceivedCallback } from "../providers/model";
 import { ArchiveClaims, type Claim, type StoredMedia } from "./claims";
 import { CallbackIntake, type ReceiveResult } from "./intake";
@@ -9,6 +10,7 @@ import { MediaOutbox } from "./outbox";
 import { Reconciler } from "./reconciler";
 import { TaskRows } from "./rows";
 import { buildStatus, type TaskStatus } from "./status";
+import { Supersessions } from "./supersessions";
 import { TaskUpdates } from "./updates";
 
 export type { Claim, ReceiveResult, StoredMedia };
@@ -36,6 +38,7 @@ export class TaskObject extends DurableObject<Env> {
   private readonly claims: ArchiveClaims;
   private readonly reconciler: Reconciler;
   private readonly manifest: ManifestWriter;
+  private readonly supersessions: Supersessions;
   private readonly scheduled: Scheduled[];
   /** The alarm as this instance last set or read it (undefined: not read yet). */
   private alarmAt: number | null | undefined;
@@ -50,6 +53,7 @@ export class TaskObject extends DurableObject<Env> {
     this.intake = new CallbackIntake(sql, this.rows, updates, this.reconciler, this.outbox);
     this.claims = new ArchiveClaims(sql, this.rows, this.reconciler);
     this.manifest = new ManifestWriter(sql, this.rows, env.MEDIA, () => this.requireStatus());
+    this.supersessions = new Supersessions(sql, this.rows);
     this.scheduled = [this.claims, this.outbox, this.reconciler, this.manifest];
     if (!this.rows.exists) this.alarmAt = null; // nothing was ever stored, so no alarm either
   }
@@ -62,8 +66,12 @@ export class TaskObject extends DurableObject<Env> {
    * caller asks for with a 5xx.
    */
   async receiveCallback(callback: ReceivedCallback): Promise<ReceiveResult> {
-    const recorded = this.intake.record(callback, Date.now());
+    const limit = config(this.env).maxAssetsPerTask;
+    const recorded = this.intake.record(callback, Date.now(), limit);
     if ("kind_conflict" in recorded) return { outcome: "kind_conflict", kind: recorded.kind_conflict };
+    if ("too_many_assets" in recorded) {
+      return { outcome: "too_many_assets", total: recorded.too_many_assets, limit };
+    }
     const { duplicate, due } = recorded;
     if (duplicate && due.length === 0) return { outcome: "recorded", duplicate, enqueued: 0 };
     // Committed with the record: the alarm at the lease's end, in case this object dies mid-send.
@@ -87,24 +95,37 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   async claim(name: string): Promise<Claim> {
+    this.supersessions.forgetStale(Date.now());
     const claim = await this.claims.claim(name);
     await this.afterChange();
     return claim;
   }
 
+  /**
+   * A consumer stored the asset. The file it replaced (a re-archive from a newer URL may end in
+   * another extension) is deleted; if a later stage changed the URL meanwhile, it is fetched again.
+   */
   async assetStored(name: string, media: StoredMedia): Promise<void> {
+    const replaced = this.rows.asset(name)?.key;
     this.claims.stored(name, media);
+    if (replaced && replaced !== media.key) await this.deleteReplaced(replaced);
+    await this.refetchIfSuperseded(name);
     await this.afterChange();
   }
 
   async assetFailed(name: string, error: string): Promise<{ retryUrl: string | null }> {
+    // A failure of a URL that a later stage replaced says nothing about the new one.
+    if (await this.refetchIfSuperseded(name)) {
+      await this.afterChange();
+      return { retryUrl: null };
+    }
     const result = await this.claims.failed(name, error);
     await this.afterChange();
     return result;
   }
 
   async assetRetrying(name: string, error: string): Promise<void> {
-    this.claims.retrying(name, error);
+    if (!(await this.refetchIfSuperseded(name))) this.claims.retrying(name, error);
     await this.afterChange();
   }
 
@@ -133,6 +154,22 @@ export class TaskObject extends DurableObject<Env> {
     await this.reconciler.onAlarm(now);
     await this.outbox.flush(now);
     await this.afterChange();
+  }
+
+  /** Sends the asset again when the outcome just reported was for a superseded URL. */
+  private async refetchIfSuperseded(name: string): Promise<boolean> {
+    const now = Date.now();
+    if (!this.supersessions.settle(name, now)) return false;
+    await this.outbox.flush(now);
+    return true;
+  }
+
+  private async deleteReplaced(key: string): Promise<void> {
+    try {
+      await this.env.MEDIA.delete(key);
+    } catch (error) {
+      log.error("replaced_object_not_deleted", { taskId: this.rows.task()?.task_id, key, error });
+    }
   }
 
   private requireStatus(): TaskStatus {
