@@ -380,6 +380,74 @@ describe("bad input", () => {
   });
 });
 
+describe("MAX_ASSETS_PER_TASK", () => {
+  /** A separation callback whose stems are s<from>..s<to-1>, at URLs the policy refuses at once. */
+  const stems = (taskId: string, from: number, to: number, base = "https://media.evil.example") => ({
+    code: 200,
+    msg: "vocal Removal generated successfully.",
+    data: {
+      task_id: taskId,
+      vocal_separation_info: Object.fromEntries(
+        Array.from({ length: to - from }, (_, i) => [`s${from + i}_url`, `${base}/s${from + i}.mp3`]),
+      ),
+    },
+  });
+
+  it("refuses one callback with 3,900 stems: 400 too_many_assets, nothing recorded", async () => {
+    // The probe's repro: a 255 KB callback that made 3,900 downloads.
+    const taskId = uniqueId("amplify");
+    const body = stems(taskId, 0, 3900);
+    expect(JSON.stringify(body).length).toBeLessThan(262_144);
+    const response = await postCallback(body);
+    expect(response.status).toBe(400);
+    const error = await errorBody(response);
+    expect(error.code).toBe("too_many_assets");
+    expect(error.message).toMatch(/3900 media files; at most 64/);
+    expect(await taskExists(taskId)).toBe(false);
+  });
+
+  it("downloads nothing of a refused callback", async () => {
+    const taskId = uniqueId("amplify-origin");
+    const prefix = `/bytes/${taskId}`;
+    const response = await postCallback(stems(taskId, 0, 65, `${env.ORIGIN_URL}${prefix}`));
+    expect(response.status).toBe(400);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a queue delivery's time
+    const log = await fetch(`${env.ORIGIN_URL}/__log?path=${encodeURIComponent(prefix)}`);
+    expect(((await log.json()) as { requests: unknown[] }).requests).toEqual([]);
+    expect(await taskExists(taskId)).toBe(false);
+  });
+
+  it("counts the files the task would have after the callback, not the callback's alone", async () => {
+    const taskId = uniqueId("cumulative");
+    expect((await postCallback(stems(taskId, 0, 60))).status).toBe(200);
+    // 60 known + 5 new = 65 > 64: refused, and the task is exactly as it was.
+    const over = await postCallback(stems(taskId, 0, 65));
+    expect(over.status).toBe(400);
+    expect((await errorBody(over)).code).toBe("too_many_assets");
+    let status = await getStatus(taskId);
+    expect(status.assets).toHaveLength(60);
+    expect(status.callbacks).toMatchObject({ received: 1, distinct: 1, duplicates: 0 });
+    // 60 known + 4 new = 64: the limit itself is allowed.
+    expect((await postCallback(stems(taskId, 0, 64))).status).toBe(200);
+    status = await getStatus(taskId);
+    expect(status.assets).toHaveLength(64);
+    // A re-delivery of a recorded callback is still a duplicate, and one more file is not taken.
+    const again = await postCallback(stems(taskId, 0, 60));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ duplicate: true });
+    expect((await postCallback(stems(taskId, 64, 65))).status).toBe(400);
+    expect((await getStatus(taskId)).assets).toHaveLength(64);
+  });
+
+  it("reads the limit from MAX_ASSETS_PER_TASK", async () => {
+    const taskId = uniqueId("limit");
+    const response = await postCallback(stems(taskId, 0, 3), { vars: { MAX_ASSETS_PER_TASK: "2" } });
+    expect(response.status).toBe(400);
+    expect((await errorBody(response)).message).toMatch(/3 media files; at most 2 .*MAX_ASSETS_PER_TASK/);
+    expect(await taskExists(taskId)).toBe(false);
+  });
+});
+
 describe("malformed settings", () => {
   const broken = { MAX_MEDIA_BYTES: "12x", ALLOWED_SOURCE_IPS: "not-an-ip" };
 
