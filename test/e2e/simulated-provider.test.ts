@@ -157,9 +157,11 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     expect(response.status).toBe(206);
     expect(response.headers.get("content-range")).toBe(`bytes ${start}-${end}/${file.size}`);
     expect(response.headers.get("content-length")).toBe(String(end - start + 1));
-    expect(Buffer.from(await readAll(response)).equals(mediaChunk(nameOf(file), start, end - start + 1, file.seed))).toBe(
-      true,
-    );
+    expect(
+      Buffer.from(await readAll(response)).equals(
+        mediaChunk(nameOf(file), start, end - start + 1, file.seed),
+      ),
+    ).toBe(true);
   });
 
   it("keeps the music task complete after the duplicate complete and the late first", async () => {
