@@ -55,6 +55,7 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
  * The buffer is filled by plain BYOB reads rather than one `readAtLeast`, so that every byte
  * that arrives is seen: it is counted in `received` (an error reports what really came), and it
  * restarts the idle timer. A body that sends nothing for `idleMs` fails with a TransientError.
+ * (Measured in workerd on 200 MiB from the local origin: ~800 reads instead of 200, same time.)
  */
 class ChunkReader {
   /** Bytes received from the body so far, including those of a chunk not yet returned. */
