@@ -53,6 +53,8 @@ export default defineConfig({
     projects: [
       workers("workers", ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"]),
       workers("confirmation", ["test/confirmation/**/*.test.ts"], { CONFIRM_WITH_PROVIDER: "true" }),
+      // Bodies that go silent: a short idle timeout, so that the real queue path can show it.
+      workers("idle", ["test/idle/**/*.test.ts"], { MEDIA_IDLE_TIMEOUT_SECONDS: "2" }),
     ],
   },
 });

@@ -8,14 +8,14 @@
 //
 // Callback bodies are the documented fixtures (test/fixtures/, PROVIDERS.md §1) with the task id
 // and every media URL replaced. Each media URL serves pattern bytes of a known size and seed, so
-// the SHA-256 the receiver records can be checked against `patternSha256(size, seed)`.
+// the SHA-256 the receiver records can be checked against `mediaSha256(name, size, seed)`.
 
 import type { TaskStatus } from "../src/tasks/status";
 import kieMusicText from "../test/fixtures/kie.music.text.json" with { type: "json" };
 import sunoapiMusicComplete from "../test/fixtures/sunoapi.music.complete.json" with { type: "json" };
 import sunoapiSplitStem from "../test/fixtures/sunoapi.separation.split-stem.json" with { type: "json" };
 import sunoapiVideo from "../test/fixtures/sunoapi.video.success.json" with { type: "json" };
-import { patternSha256 } from "../test/helpers/pattern.ts";
+import { mediaSha256 } from "../test/helpers/pattern.ts";
 
 export type { TaskStatus };
 export type Kind = "music" | "separation" | "video";
@@ -412,12 +412,12 @@ async function postCallback(receiver: Receiver, step: CallbackStep): Promise<Ste
 
 const expectedHashes = new Map<string, Promise<string>>();
 
-/** SHA-256 of the bytes the origin serves for this file. */
-export function expectedSha256(file: Pick<MediaFile, "size" | "seed">): Promise<string> {
-  const key = `${file.size}:${file.seed}`;
+/** SHA-256 of the bytes the origin serves for this file (its pattern behind its format's header). */
+export function expectedSha256(file: Pick<MediaFile, "url" | "size" | "seed">): Promise<string> {
+  const key = `${fileName(file.url)}:${file.size}:${file.seed}`;
   let hash = expectedHashes.get(key);
   if (!hash) {
-    hash = patternSha256(file.size, file.seed);
+    hash = mediaSha256(fileName(file.url), file.size, file.seed);
     expectedHashes.set(key, hash);
   }
   return hash;

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../core/app-env";
 import { ApiError, unauthorized } from "../core/errors";
 import { isArchiveKey } from "../core/keys";
@@ -11,22 +11,69 @@ export const media = new Hono<AppEnv>();
 
 const notFound = () => new ApiError(404, "not_found", "no such media object");
 
-function objectHeaders(object: R2Object): Headers {
+/**
+ * What the archive is served with, whatever the answer (200, 206, 304, 416, 401, 404): the
+ * browser must not guess a type (`nosniff`), and nothing in it may run or load anything: a
+ * sandboxed document without any source, on the origin where the dashboard keeps its token.
+ */
+export const ARCHIVE_SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "content-security-policy": "default-src 'none'; sandbox",
+} as const;
+
+const archiveSecurity: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  for (const [name, value] of Object.entries(ARCHIVE_SECURITY_HEADERS)) c.res.headers.set(name, value);
+};
+
+/** Types a browser may show in place: playable media and the common raster images. */
+const INLINE = /^(?:audio\/[\w.+-]+|video\/[\w.+-]+|image\/(?:jpeg|png|gif|webp|avif))$/;
+
+/** `inline` for playable media; anything else is only ever downloaded. */
+export function contentDisposition(contentType: string, key: string): string {
+  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  const filename = key.slice(key.lastIndexOf("/") + 1);
+  return `${INLINE.test(type) ? "inline" : "attachment"}; filename="${filename}"`;
+}
+
+function objectHeaders(object: R2Object, key: string): Headers {
   const headers = new Headers();
   object.writeHttpMetadata(headers);
   if (!headers.has("content-type")) headers.set("content-type", "application/octet-stream");
+  headers.set("content-disposition", contentDisposition(headers.get("content-type") as string, key));
   headers.set("etag", object.httpEtag);
   headers.set("accept-ranges", "bytes");
   headers.set("cache-control", "private, max-age=3600");
   return headers;
 }
 
+/** The opaque part of an entity tag, for the weak comparison of RFC 9110 §8.8.3.2. */
+const opaqueTag = (tag: string) => tag.trim().replace(/^W\//, "");
+
+/** True when `If-None-Match` names the object's ETag (weak comparison) or is `*`. */
+export function matchesIfNoneMatch(header: string, etag: string): boolean {
+  const tags = header.match(/\*|(?:W\/)?"[^"]*"/g) ?? [];
+  return tags.some((tag) => tag === "*" || opaqueTag(tag) === opaqueTag(etag));
+}
+
+/** The R2 key of a `/media/...` path; a malformed percent-encoding is the client's error. */
+function keyOf(url: string): string {
+  const path = new URL(url).pathname.replace(/^\/media\//, "");
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new ApiError(400, "invalid_key", "the media key is not validly percent-encoded");
+  }
+}
+
+media.use("*", archiveSecurity);
+
 /**
  * Serves an archived object: bearer or signed link, single byte ranges (206/416), and
  * If-None-Match (304). Only keys of the archive's layout are ever looked up.
  */
 media.on(["GET", "HEAD"], "/*", async (c) => {
-  const key = decodeURIComponent(new URL(c.req.url).pathname.replace(/^\/media\//, ""));
+  const key = keyOf(c.req.url);
   if (!isArchiveKey(key)) throw notFound();
 
   if (!(await hasBearer(c))) {
@@ -45,10 +92,10 @@ media.on(["GET", "HEAD"], "/*", async (c) => {
 
   const head = await c.env.MEDIA.head(key);
   if (!head) throw notFound();
-  const headers = objectHeaders(head);
+  const headers = objectHeaders(head, key);
 
   const ifNoneMatch = c.req.header("if-none-match");
-  if (ifNoneMatch?.split(",").some((tag) => [head.httpEtag, "*"].includes(tag.trim()))) {
+  if (ifNoneMatch && matchesIfNoneMatch(ifNoneMatch, head.httpEtag)) {
     return new Response(null, { status: 304, headers });
   }
 
@@ -57,11 +104,11 @@ media.on(["GET", "HEAD"], "/*", async (c) => {
   if (rangeHeader) {
     const parsed = parseRange(rangeHeader, head.size);
     if (parsed === "unsatisfiable") {
-      headers.set("content-range", `bytes */${head.size}`);
+      // The answer is the error JSON, not the object: none of the object's own headers.
       return c.json(
         { error: { code: "range_not_satisfiable", message: `the object has ${head.size} bytes` } },
         416,
-        Object.fromEntries(headers),
+        { "content-range": `bytes */${head.size}`, "accept-ranges": "bytes", "cache-control": "no-store" },
       );
     }
     range = parsed;

@@ -14,6 +14,14 @@ const tooLarge = () => {
   throw new ApiError(413, "payload_too_large", "the callback body exceeds MAX_CALLBACK_BYTES");
 };
 
+/** A callback that would give its task more media files than MAX_ASSETS_PER_TASK: nothing is recorded. */
+const tooManyAssets = (taskId: string, total: number, limit: number) =>
+  new ApiError(
+    400,
+    "too_many_assets",
+    `the callback would give task ${taskId} ${total} media files; at most ${limit} are archived per task (MAX_ASSETS_PER_TASK)`,
+  );
+
 /** Rejects oversized bodies from Content-Length up front, or while streaming a chunked body. */
 callbacks.use("*", sourceGate, (c, next) =>
   bodyLimit({ maxSize: c.get("config").maxCallbackBytes, onError: tooLarge })(c, next),
@@ -35,6 +43,9 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   const taskId = taskIdOf(body);
   await verifySignature(c, taskId);
   const update = parseCallback(body, kind);
+  const limit = c.get("config").maxAssetsPerTask;
+  const files = new Set(update.assets.map((asset) => asset.name)).size;
+  if (files > limit) throw tooManyAssets(taskId, files, limit);
   const hash = await sha256Hex(JSON.stringify(body));
   const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw });
   if (result.outcome === "enqueue_failed") {
@@ -44,6 +55,7 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
       "the callback was recorded, but its media jobs could not be enqueued yet; please retry",
     );
   }
+  if (result.outcome === "too_many_assets") throw tooManyAssets(taskId, result.total, result.limit);
   if (result.outcome === "kind_conflict") {
     throw new ApiError(400, "invalid_payload", `task ${taskId} is a ${result.kind} task, not ${update.kind}`);
   }

@@ -1,25 +1,103 @@
 import type { Kind } from "./ids";
 
 /**
+ * Extensions an archived media file may have: the formats the consumer archives (audio, video,
+ * raster images, judged by content). Closed on purpose: `json` is not one of them, so no asset
+ * key can ever be a manifest key (see `mediaKey`).
+ */
+export const MEDIA_EXTENSIONS = [
+  // audio
+  "mp3",
+  "mp2",
+  "mp1",
+  "m4a",
+  "m4b",
+  "f4a",
+  "f4b",
+  "aac",
+  "wav",
+  "flac",
+  "ogg",
+  "oga",
+  "opus",
+  "spx",
+  "aif",
+  "amr",
+  "ape",
+  "caf",
+  "wv",
+  "mpc",
+  "ac3",
+  "qcp",
+  "voc",
+  "dsf",
+  "dff",
+  "mid",
+  "it",
+  "s3m",
+  "xm",
+  // video
+  "mp4",
+  "m4v",
+  "m4p",
+  "f4v",
+  "f4p",
+  "mov",
+  "webm",
+  "mkv",
+  "avi",
+  "flv",
+  "mpg",
+  "mts",
+  "ogv",
+  "ogm",
+  "3g2",
+  "asf",
+  // raster images
+  "jpeg",
+  "png",
+  "apng",
+  "gif",
+  "webp",
+  "avif",
+  "heic",
+  "bmp",
+  "tif",
+  "jxl",
+  "jp2",
+] as const;
+export type MediaExt = (typeof MEDIA_EXTENSIONS)[number];
+
+const MEDIA_EXTENSION_SET: ReadonlySet<string> = new Set(MEDIA_EXTENSIONS);
+export const isMediaExtension = (ext: string): ext is MediaExt => MEDIA_EXTENSION_SET.has(ext);
+
+/**
  * R2 keys of archived media (the contract's layout):
  *   music/<taskId>/<trackId>/audio.<ext>, music/<taskId>/<trackId>/cover.<ext>,
- *   separation/<taskId>/<stem>.<ext>, video/<taskId>/video.mp4,
- * and <kind>/<taskId>/manifest.json once the task is settled. Every segment is a validated id,
- * so no key can contain `..`, `//` or a leading slash.
+ *   separation/<taskId>/<stem>.<ext>, video/<taskId>/video.<ext> (mp4 for an MP4),
+ * and <kind>/<taskId>/manifest.json once the task is settled.
+ *
+ * No two keys collide, by construction: every segment is a validated id (no `..`, `//`, `/` or
+ * `.` inside), an asset name is unique within its task and maps to its own path (a track's audio
+ * and cover differ in their last segment, every stem has its own name, a task has one video),
+ * and an asset key always ends in a media extension from MEDIA_EXTENSIONS while the manifest ends
+ * in `.json`, which is not one: a stem named `manifest` is `separation/<taskId>/manifest.mp3`,
+ * never the manifest. An extension outside the list throws.
  */
-export function mediaKey(kind: Kind, taskId: string, asset: string, ext: string): string {
-  if (kind === "video") return `video/${taskId}/video.mp4`;
+export function mediaKey(kind: Kind, taskId: string, asset: string, ext: MediaExt): string {
+  if (!isMediaExtension(ext)) throw new Error(`not an archived media extension: ${ext}`);
+  if (kind === "video") return `video/${taskId}/video.${ext}`;
   return `${kind}/${taskId}/${asset}.${ext}`;
 }
 
 export const manifestKey = (kind: Kind, taskId: string) => `${kind}/${taskId}/manifest.json`;
 
 const SEGMENT = "[A-Za-z0-9_-]{1,128}";
-const EXT = "[a-z0-9]{1,5}";
+const EXT = `(?:${MEDIA_EXTENSIONS.join("|")})`;
 const ARCHIVE_KEY = new RegExp(
   `^(?:music/${SEGMENT}/${SEGMENT}/(?:audio|cover)\\.${EXT}` +
     `|separation/${SEGMENT}/${SEGMENT}\\.${EXT}` +
-    `|video/${SEGMENT}/video\\.mp4` +
+    `|video/${SEGMENT}/video\\.${EXT}` +
     `|(?:music|separation|video)/${SEGMENT}/manifest\\.json)$`,
 );
 

@@ -5,11 +5,11 @@ import { log } from "../core/log";
 import { HEARTBEAT_MS } from "../tasks/claims";
 import { MediaJob } from "../tasks/media-job";
 import { taskStub } from "../tasks/stub";
-import { mediaType } from "./content-type";
 import { LeaseLostError, PermanentError } from "./errors";
 import { openMedia } from "./fetch-media";
 import { Heartbeat } from "./heartbeat";
 import { writeMedia } from "./r2-writer";
+import { SNIFF_BYTES, sniffMedia } from "./sniff-media";
 
 const MAX_BACKOFF_SECONDS = 15 * 60;
 
@@ -135,23 +135,29 @@ function retryLater(message: Message<unknown>, job: MediaJob, error: string, del
   message.retry({ delaySeconds });
 }
 
+/**
+ * Downloads `url` into the archive under the claim's lease. The file's first bytes decide what it
+ * is (and so its key's extension) before anything is written to R2; what is not media is refused
+ * permanently.
+ */
 async function download(env: Env, kind: Kind, job: MediaJob, url: string, heartbeat: Heartbeat) {
   const cfg = config(env);
   const opened = await openMedia(url, cfg, cfg.mediaFetchTimeoutMs);
-  const { contentType, ext } = mediaType(opened.response.headers.get("content-type"), opened.url);
-  const key = mediaKey(kind, job.taskId, job.asset, ext);
-  const written = await writeMedia({
+  return writeMedia({
     bucket: env.MEDIA,
-    key,
+    place: async (head) => {
+      const { contentType, ext } = await sniffMedia(head, opened.response.headers.get("content-type"));
+      return { key: mediaKey(kind, job.taskId, job.asset, ext), contentType };
+    },
+    headBytes: SNIFF_BYTES,
     body: opened.response.body,
     contentLength: opened.contentLength,
     maxBytes: cfg.maxMediaBytes,
     partSize: cfg.partSizeBytes,
-    contentType,
+    idleTimeoutMs: cfg.mediaIdleTimeoutSeconds * 1000,
     metadata: { taskId: job.taskId, asset: job.asset, sourceUrl: url },
     heartbeat,
   });
-  return { key, contentType, ...written };
 }
 
 /** Messages that exhausted their retries: the asset is failed with the last error, never dropped. */

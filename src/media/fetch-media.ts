@@ -26,7 +26,7 @@ export async function openMedia(raw: string, policy: UrlPolicy, timeoutMs: numbe
     if (response.status >= 300 && response.status < 400 && response.headers.has("location")) {
       await response.body?.cancel();
       if (hop >= MAX_REDIRECTS) throw new PermanentError(`more than ${MAX_REDIRECTS} redirects`);
-      url = checkMediaUrl(new URL(response.headers.get("location") as string, url).href, policy);
+      url = checkMediaUrl(redirectTarget(response.headers.get("location") as string, url), policy);
       continue;
     }
     if (response.status !== 200) {
@@ -40,6 +40,15 @@ export async function openMedia(raw: string, policy: UrlPolicy, timeoutMs: numbe
   }
 }
 
+/** A redirect's `Location`, resolved against the URL that sent it; unparseable is permanent. */
+function redirectTarget(location: string, base: URL): string {
+  try {
+    return new URL(location, base).href;
+  } catch {
+    throw new PermanentError(`${base.host} redirected to an unparseable Location`);
+  }
+}
+
 async function fetchWithTimeout(url: URL, timeoutMs: number): Promise<Response> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -50,9 +59,25 @@ async function fetchWithTimeout(url: URL, timeoutMs: number): Promise<Response> 
       headers: { "user-agent": BROWSER_USER_AGENT, accept: "*/*" },
     });
   } catch (error) {
-    const reason = controller.signal.aborted ? `no response within ${timeoutMs} ms` : String(error);
-    throw new TransientError(`fetching ${url.host} failed: ${reason}`);
+    if (controller.signal.aborted)
+      throw new TransientError(`fetching ${url.host} failed: no response within ${timeoutMs} ms`);
+    throw new TransientError(connectionFailure(url, error));
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * What a fetch that failed before any response means. workerd says "Network connection lost"
+ * (flagged `remote`) both when the connection is refused and when it is closed before an answer;
+ * it cannot tell the two apart, so the message names both instead of suggesting a lost transfer.
+ */
+function connectionFailure(url: URL, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  const beforeAnswer =
+    (error as { remote?: unknown } | null)?.remote === true || /network connection lost/i.test(message);
+  return beforeAnswer
+    ? `could not connect to ${url.hostname}:${port}: connection refused, or closed before any response (${message})`
+    : `fetching ${url.host} failed: ${message}`;
 }

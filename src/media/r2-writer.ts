@@ -1,17 +1,30 @@
 import { LeaseLostError, PermanentError, TransientError } from "./errors";
 import type { Heartbeat } from "./heartbeat";
 
-export interface WriteRequest {
-  bucket: R2Bucket;
+export interface WriteTarget {
   /** The key in the archive layout. R2 creates the object only when the whole body is in. */
   key: string;
+  contentType: string;
+}
+
+export interface WriteRequest {
+  bucket: R2Bucket;
+  /**
+   * Where the object goes and what it is, decided from the body's first `headBytes` bytes (fewer
+   * only if the body is shorter) before anything is written to R2. Throwing refuses the body:
+   * then nothing was put and no multipart upload was started.
+   */
+  place: (head: Uint8Array) => WriteTarget | Promise<WriteTarget>;
+  /** How many first bytes `place` needs to see. Default 1. */
+  headBytes?: number;
   body: ReadableStream<Uint8Array>;
   /** Declared length, or null for a chunked body. */
   contentLength: number | null;
   maxBytes: number;
   /** Multipart part size for bodies of unknown length (R2 needs ≥ 5 MiB, all equal). */
   partSize: number;
-  contentType: string;
+  /** A body that sends no byte for this long fails (TransientError). Default: no limit. */
+  idleTimeoutMs?: number;
   metadata: Record<string, string>;
   /** Where multipart part buffers are accounted; the isolate's shared pool unless given. */
   partBuffers?: PartBufferPool;
@@ -19,7 +32,7 @@ export interface WriteRequest {
   heartbeat?: Heartbeat;
 }
 
-export interface WrittenObject {
+export interface WrittenObject extends WriteTarget {
   bytes: number;
   sha256: string;
   /** From the response to its last byte: downloading, hashing and streaming into R2. */
@@ -35,18 +48,33 @@ export interface WrittenObject {
  */
 const READ_SIZE = 1024 * 1024;
 
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 /**
- * Reads a body chunk by chunk. From a byte stream each read fills a READ_SIZE buffer, and the
+ * Reads a body chunk by chunk. From a byte stream each chunk fills a READ_SIZE buffer, and the
  * caller hands chunks back (`recycle`) once nothing refers to their bytes any more, so a file
  * of any size cycles through the same two or three buffers instead of allocating one per read.
+ *
+ * The buffer is filled by plain BYOB reads rather than one `readAtLeast`, so that every byte
+ * that arrives is seen: it is counted in `received` (an error reports what really came), and it
+ * restarts the idle timer. A body that sends nothing for `idleMs` fails with a TransientError.
+ * (Measured in workerd on 200 MiB from the local origin: ~800 reads instead of 200, same time.)
  */
 class ChunkReader {
+  /** Bytes received from the body so far, including those of a chunk not yet returned. */
+  received = 0;
   private readonly byob: ReadableStreamBYOBReader | null = null;
   private readonly plain: ReadableStreamDefaultReader<Uint8Array> | null = null;
   private readonly free: ArrayBuffer[] = [];
+  private readonly unread: Uint8Array[] = [];
   private ended = false;
 
-  constructor(body: ReadableStream<Uint8Array>) {
+  constructor(
+    body: ReadableStream<Uint8Array>,
+    private readonly idleMs: number | null,
+    /** The declared length, for the message of a body that breaks off. */
+    private readonly declared: number | null,
+  ) {
     try {
       this.byob = body.getReader({ mode: "byob" });
     } catch {
@@ -56,24 +84,27 @@ class ChunkReader {
 
   /** The next chunk, or null once the body has ended. */
   async read(): Promise<Uint8Array | null> {
+    const pending = this.unread.shift();
+    if (pending) return pending;
     while (!this.ended) {
       if (this.plain) {
-        const { done, value } = await this.plain.read();
+        const { done, value } = await this.idle(this.plain.read());
         if (done) this.ended = true;
-        else return value;
+        else if (value.byteLength > 0) {
+          this.received += value.byteLength;
+          return value;
+        }
         continue;
       }
-      const buffer = this.free.pop() ?? new ArrayBuffer(READ_SIZE);
-      // readAtLeast (workerd) fills the buffer instead of returning each socket read's bytes;
-      // at the end of the stream it returns the rest with `done` already set.
-      const { done, value } = await (this.byob as ReadableStreamBYOBReader).readAtLeast(
-        READ_SIZE,
-        new Uint8Array(buffer),
-      );
-      if (done) this.ended = true;
-      if (value && value.byteLength > 0) return value;
+      const chunk = await this.fill(this.byob as ReadableStreamBYOBReader);
+      if (chunk) return chunk;
     }
     return null;
+  }
+
+  /** Gives chunks back to be returned by the next reads, in order. */
+  pushBack(chunks: Uint8Array[]): void {
+    this.unread.unshift(...chunks);
   }
 
   /** Takes back a chunk of `read` whose bytes are no longer needed, to read into again. */
@@ -81,9 +112,67 @@ class ChunkReader {
     if (this.byob && chunk.buffer.byteLength === READ_SIZE) this.free.push(chunk.buffer as ArrayBuffer);
   }
 
-  /** Lets go of the body (which the caller may then cancel). */
+  /** Stops reading: cancels the body (a pending read ends) and lets go of it. Never throws. */
+  async cancel(reason: unknown): Promise<void> {
+    await (this.byob ?? this.plain)?.cancel(reason).catch(() => {});
+    this.release();
+  }
+
   release(): void {
-    (this.byob ?? this.plain)?.releaseLock();
+    try {
+      (this.byob ?? this.plain)?.releaseLock();
+    } catch {
+      // already released, or a read still pending after a cancel: nothing more to let go of
+    }
+  }
+
+  /** One READ_SIZE buffer's worth (less at the end), or null when the body ended on a boundary. */
+  private async fill(reader: ReadableStreamBYOBReader): Promise<Uint8Array | null> {
+    let buffer = this.free.pop() ?? new ArrayBuffer(READ_SIZE);
+    let filled = 0;
+    while (filled < READ_SIZE) {
+      // A BYOB read transfers the buffer: go on with the one its answer views.
+      const { done, value } = await this.idle(reader.read(new Uint8Array(buffer, filled)));
+      if (value) {
+        buffer = value.buffer as ArrayBuffer;
+        filled += value.byteLength;
+        this.received += value.byteLength;
+      }
+      if (done) {
+        this.ended = true;
+        break;
+      }
+    }
+    if (filled > 0) return new Uint8Array(buffer, 0, filled);
+    if (buffer.byteLength === READ_SIZE) this.free.push(buffer);
+    return null;
+  }
+
+  /**
+   * `read`, unless the body stays silent for idleMs first. An error of the body itself says how
+   * many bytes had arrived.
+   */
+  private idle<T>(pending: Promise<T>): Promise<T> {
+    const read = pending.catch((error: unknown) => {
+      const of = this.declared === null ? "" : ` of ${this.declared}`;
+      throw new TransientError(`the body ended after ${this.received}${of} bytes: ${messageOf(error)}`);
+    });
+    const idleMs = this.idleMs;
+    if (idleMs === null) return read;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silence = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TransientError(
+              `the body sent no data for ${idleMs / 1000} s (MEDIA_IDLE_TIMEOUT_SECONDS) ` +
+                `after ${this.received} bytes`,
+            ),
+          ),
+        idleMs,
+      );
+    });
+    return Promise.race([read, silence]).finally(() => clearTimeout(timer));
   }
 }
 
@@ -120,7 +209,11 @@ class Meter {
  * metadata is already written: it is recorded by the task (status JSON and manifest), not in
  * the object (a second, verified copy carrying it halved the archive's throughput).
  *
- * Throws PermanentError (too large) or TransientError (short, long, empty, interrupted).
+ * The body's first bytes are read before anything is written: `place` decides from them where
+ * the object goes and what it is, or refuses it (nothing is then written at all).
+ *
+ * Throws PermanentError (too large, or refused by `place`) or TransientError (short, long, empty,
+ * interrupted, idle).
  */
 export async function writeMedia(request: WriteRequest): Promise<WrittenObject> {
   const { body, contentLength, maxBytes } = request;
@@ -132,29 +225,59 @@ export async function writeMedia(request: WriteRequest): Promise<WrittenObject> 
     await body.cancel();
     throw new TransientError("the origin sent an empty body");
   }
+  const reader = new ChunkReader(body, request.idleTimeoutMs ?? null, contentLength);
   const meter = new Meter(maxBytes);
   const started = Date.now();
   try {
+    const target = await request.place(await readHead(reader, request.headBytes ?? 1));
     const { object, lastByteAt } =
       contentLength !== null
-        ? await putKnownLength(request, contentLength, meter)
-        : await putMultipart(request, meter);
+        ? await putKnownLength(request, target, reader, contentLength, meter)
+        : await putMultipart(request, target, reader, meter);
     if (object.size !== meter.bytes) {
-      await request.bucket.delete(request.key);
+      await request.bucket.delete(target.key);
       throw new TransientError(`R2 stored ${object.size} bytes of ${meter.bytes}`);
     }
     return {
+      ...target,
       bytes: meter.bytes,
       sha256: await meter.sha256(),
       downloadMs: lastByteAt - started,
       publishMs: Date.now() - lastByteAt,
     };
   } catch (error) {
-    await body.cancel().catch(() => {});
+    await reader.cancel(error);
     if (error instanceof PermanentError || error instanceof TransientError || error instanceof LeaseLostError)
       throw error;
-    throw new TransientError(`streaming failed after ${meter.bytes} bytes: ${String(error)}`);
+    throw new TransientError(`streaming failed after ${reader.received} bytes: ${messageOf(error)}`);
+  } finally {
+    reader.release();
   }
+}
+
+/**
+ * Reads chunks until `bytes` have come (or the body ended), gives them back to the reader to be
+ * read again, and returns them as one view (a copy only if they span several chunks).
+ */
+async function readHead(reader: ChunkReader, bytes: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (total < bytes) {
+    const chunk = await reader.read();
+    if (!chunk) break;
+    chunks.push(chunk);
+    total += chunk.byteLength;
+  }
+  if (total === 0) throw new TransientError("the origin sent an empty body");
+  reader.pushBack(chunks);
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const head = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    head.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return head;
 }
 
 interface Committed {
@@ -162,19 +285,24 @@ interface Committed {
   lastByteAt: number;
 }
 
-const objectOptions = (request: WriteRequest) => ({
-  httpMetadata: { contentType: request.contentType },
+const objectOptions = (request: WriteRequest, target: WriteTarget) => ({
+  httpMetadata: { contentType: target.contentType },
   customMetadata: request.metadata,
 });
 
-async function putKnownLength(request: WriteRequest, length: number, meter: Meter): Promise<Committed> {
+async function putKnownLength(
+  request: WriteRequest,
+  target: WriteTarget,
+  reader: ChunkReader,
+  length: number,
+  meter: Meter,
+): Promise<Committed> {
   const fixed = new FixedLengthStream(length);
-  const put = request.bucket.put(request.key, fixed.readable, objectOptions(request));
+  const put = request.bucket.put(target.key, fixed.readable, objectOptions(request, target));
   // A failing body rejects the put before the error path below gets to await it.
   put.catch(() => {});
   const writer = fixed.writable.getWriter();
   writer.closed.catch(() => {});
-  const reader = new ChunkReader(request.body);
   // One write in flight while the next chunk is read: R2 takes a chunk as the origin sends one.
   let writing: Promise<void> = Promise.resolve();
   let written: Uint8Array | null = null;
@@ -185,6 +313,8 @@ async function putKnownLength(request: WriteRequest, length: number, meter: Mete
         throw new TransientError(`the body is longer than its Content-Length (${length})`);
       await writing;
       if (written) reader.recycle(written);
+      // R2 commits the object once its last byte is in: only while our lease holds.
+      if (meter.bytes === length) await request.heartbeat?.confirm();
       writing = writer.write(chunk);
       writing.catch(() => {}); // awaited before the next write or the close
       written = chunk;
@@ -192,19 +322,14 @@ async function putKnownLength(request: WriteRequest, length: number, meter: Mete
     }
     await writing;
     if (meter.bytes < length)
-      throw new TransientError(`the body ended after ${meter.bytes} of ${length} bytes`);
-    await request.heartbeat?.confirm(); // the close commits the object: only under our lease
+      throw new TransientError(`the body ended after ${reader.received} of ${length} bytes`);
     await writer.close();
     const lastByteAt = Date.now();
     return { object: await put, lastByteAt };
   } catch (error) {
     await writer.abort(error).catch(() => {});
     await put.catch(() => {});
-    if (error instanceof PermanentError || error instanceof TransientError || error instanceof LeaseLostError)
-      throw error;
-    throw new TransientError(`the body ended after ${meter.bytes} of ${length} bytes: ${String(error)}`);
-  } finally {
-    reader.release();
+    throw error;
   }
 }
 
@@ -316,10 +441,14 @@ class PartUploader {
   }
 }
 
-async function putMultipart(request: WriteRequest, meter: Meter): Promise<Committed> {
-  const upload = await request.bucket.createMultipartUpload(request.key, objectOptions(request));
+async function putMultipart(
+  request: WriteRequest,
+  target: WriteTarget,
+  reader: ChunkReader,
+  meter: Meter,
+): Promise<Committed> {
+  const upload = await request.bucket.createMultipartUpload(target.key, objectOptions(request, target));
   const uploader = new PartUploader(upload, request.partSize, request.partBuffers ?? isolatePartBuffers);
-  const reader = new ChunkReader(request.body);
   try {
     for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
       await meter.add(chunk);
@@ -327,7 +456,6 @@ async function putMultipart(request: WriteRequest, meter: Meter): Promise<Commit
       reader.recycle(chunk);
       await request.heartbeat?.beat();
     }
-    if (meter.bytes === 0) throw new TransientError("the origin sent an empty body");
     const parts = await uploader.finish();
     await request.heartbeat?.confirm(); // complete() commits the object: only under our lease
     const lastByteAt = Date.now();
@@ -337,7 +465,6 @@ async function putMultipart(request: WriteRequest, meter: Meter): Promise<Commit
     await upload.abort().catch(() => {});
     throw error;
   } finally {
-    reader.release();
     await uploader.release(); // idempotent; gives the part buffers back after a success too
   }
 }

@@ -1,4 +1,5 @@
 import ipaddr from "ipaddr.js";
+import { scrubCredentials } from "../core/redact";
 import { PermanentError } from "./errors";
 
 export interface UrlPolicy {
@@ -22,7 +23,7 @@ export function checkMediaUrl(raw: string, policy: UrlPolicy): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new PermanentError(`not a valid URL: ${raw.slice(0, 200)}`);
+    throw new PermanentError(`not a valid URL: ${scrubCredentials(raw.slice(0, 200))}`);
   }
   if (url.username || url.password) throw new PermanentError("URLs with credentials are not fetched");
   const host = url.hostname.toLowerCase();

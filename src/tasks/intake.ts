@@ -1,13 +1,16 @@
 import type { Kind } from "../core/ids";
-import type { ReceivedCallback } from "../providers/model";
+import type { ReceivedCallback, TaskUpdate } from "../providers/model";
+import { mergeUpdate } from "./merge";
 import type { MediaOutbox } from "./outbox";
 import type { Reconciler } from "./reconciler";
-import type { TaskRows } from "./rows";
+import type { TaskRow, TaskRows } from "./rows";
 import type { TaskUpdates } from "./updates";
 
 export type ReceiveResult =
   | { outcome: "recorded"; duplicate: boolean; enqueued: number }
   | { outcome: "kind_conflict"; kind: Kind }
+  /** Nothing was recorded: the task would have more than MAX_ASSETS_PER_TASK media files. */
+  | { outcome: "too_many_assets"; total: number; limit: number }
   /** Recorded, but the queue refused the messages: the caller answers 5xx so the provider retries. */
   | { outcome: "enqueue_failed" };
 
@@ -29,11 +32,19 @@ export class CallbackIntake {
   record(
     callback: ReceivedCallback,
     now: number,
-  ): { kind_conflict: Kind } | { duplicate: boolean; due: string[] } {
-    const task = this.rows.ensureTask(callback.taskId, callback.kind, now, this.reconciler.firstPollAt(now));
-    if (task.kind !== callback.kind) return { kind_conflict: task.kind };
+    maxAssets: number,
+  ): { kind_conflict: Kind } | { too_many_assets: number } | { duplicate: boolean; due: string[] } {
+    const existing = this.rows.task();
+    if (existing && existing.kind !== callback.kind) return { kind_conflict: existing.kind };
     const duplicate =
+      existing !== null &&
       this.sql.exec("SELECT 1 FROM callbacks WHERE hash = ?", callback.hash).toArray().length > 0;
+    if (!duplicate) {
+      // Checked before anything is written: a refused callback leaves no trace, not even a task.
+      const total = this.assetCountAfter(existing, callback);
+      if (total > maxAssets) return { too_many_assets: total };
+    }
+    this.rows.ensureTask(callback.taskId, callback.kind, now, this.reconciler.firstPollAt(now));
     if (duplicate) {
       this.sql.exec("UPDATE task SET duplicates = duplicates + 1, last_callback_at = ? WHERE id = 1", now);
       this.sql.exec("UPDATE callbacks SET duplicates = duplicates + 1 WHERE hash = ?", callback.hash);
@@ -58,5 +69,16 @@ export class CallbackIntake {
       this.reconciler.restart(now);
     }
     return { duplicate, due: this.outbox.lease(now) };
+  }
+
+  /** How many distinct media files the task would have once `update` is applied. */
+  private assetCountAfter(task: TaskRow | null, update: TaskUpdate): number {
+    const names = new Set(update.assets.map((asset) => asset.name));
+    if (!task) return names.size;
+    const known = this.rows.assets().map((asset) => asset.name);
+    // An update of an older stage is not applied, so it adds nothing.
+    if (mergeUpdate(task, update) === null) return known.length;
+    for (const name of known) names.add(name);
+    return names.size;
   }
 }

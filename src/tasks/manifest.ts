@@ -53,13 +53,14 @@ export class ManifestWriter implements PendingWork {
     if (!task) return null;
     // One aggregate query decides; the full status is built only when a manifest is written.
     const counts = this.sql
-      .exec<AssetCounts>(
+      .exec<AssetCounts & { changed: number }>(
         `SELECT COUNT(*) AS total, COALESCE(SUM(state = 'stored'), 0) AS stored,
-           COALESCE(SUM(state = 'failed'), 0) AS failed FROM assets`,
+           COALESCE(SUM(state = 'failed'), 0) AS failed, COALESCE(MAX(updated_at), 0) AS changed FROM assets`,
       )
       .one();
     const state = archiveState(task, counts);
-    const version = `${task.stage}:${counts.total}:${counts.stored}:${state}`;
+    // The last asset change is part of it: a file archived again (a newer URL) is a new manifest.
+    const version = `${task.stage}:${counts.total}:${counts.stored}:${state}:${counts.changed}`;
     const settled = state === "archived" || state === "failed";
     return settled && task.manifest_version !== version ? version : null;
   }

@@ -1,5 +1,5 @@
-import type { Stage, TaskState, TaskUpdate, TrackInfo } from "../providers/model";
-import type { TaskRow } from "./rows";
+import type { AssetSpec, Stage, TaskState, TaskUpdate, TrackInfo } from "../providers/model";
+import type { AssetRow, TaskRow } from "./rows";
 
 /**
  * Pure decisions of how an update (a callback or a poll result) changes a task: no storage here,
@@ -56,4 +56,47 @@ export function mergeTracks(known: TrackInfo[], incoming: TrackInfo[]): TrackInf
     byId.set(track.id, merged);
   }
   return [...byId.values()];
+}
+
+/** How an asset's URL changes when a later update names another one. */
+export interface UrlSwitch {
+  url: string;
+  /** Tried once if `url` fails permanently. */
+  fallbackUrl: string | null;
+  /**
+   * What happens to the asset: `keep` its state (pending or queued: its message will claim the
+   * new URL), `requeue` it (failed, or stored: archived again from the new URL), or `supersede`
+   * the download in progress (its claim is dropped: its outcome for the old URL does not count,
+   * and the asset is enqueued again).
+   */
+  effect: "keep" | "requeue" | "supersede";
+}
+
+/**
+ * The latest authoritative stage wins: an update that ranks higher than the stage that set an
+ * asset's URL and names a different URL replaces it (`complete` over `first`). Equal or lower
+ * ranks change nothing, nor does a URL the asset is already on (its primary, or the `source_*`
+ * twin it moved to). The earlier URL becomes the new one's fallback when the update brings no
+ * twin of its own, unless it already failed for good.
+ */
+export function urlSwitch(
+  asset: Pick<AssetRow, "url" | "fallback_url" | "using_fallback" | "url_rank" | "state">,
+  spec: Pick<AssetSpec, "url" | "fallbackUrl">,
+  rank: number,
+): UrlSwitch | null {
+  if (rank <= asset.url_rank) return null;
+  const primary = asset.using_fallback ? asset.fallback_url : asset.url;
+  if (spec.url === primary || spec.url === asset.url) return null;
+  const earlier = asset.state === "failed" ? null : asset.url;
+  const fallback = spec.fallbackUrl ?? earlier;
+  return {
+    url: spec.url,
+    fallbackUrl: fallback === spec.url ? null : fallback,
+    effect:
+      asset.state === "failed" || asset.state === "stored"
+        ? "requeue"
+        : asset.state === "downloading"
+          ? "supersede"
+          : "keep",
+  };
 }

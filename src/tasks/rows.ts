@@ -63,6 +63,8 @@ export type AssetRow = {
   publish_ms: number | null;
   created_at: number;
   updated_at: number;
+  /** STAGE_RANK of the update that set `url`: only a higher-ranked one may replace it. */
+  url_rank: number;
 };
 
 export type CallbackRow = {
@@ -137,6 +139,11 @@ const MIGRATIONS = [
    ALTER TABLE task ADD COLUMN manifest_failed_at INTEGER;`,
   `ALTER TABLE assets ADD COLUMN claim_id TEXT;
    ALTER TABLE assets ADD COLUMN message_due_at INTEGER;`,
+  // Which stage set an asset's URL (the latest authoritative one wins). Existing URLs count as
+  // the task's stage.
+  `ALTER TABLE assets ADD COLUMN url_rank INTEGER NOT NULL DEFAULT 0;
+   UPDATE assets SET url_rank = COALESCE((SELECT CASE stage WHEN 'text' THEN 1 WHEN 'first' THEN 2
+     WHEN 'error' THEN 3 WHEN 'complete' THEN 4 ELSE 0 END FROM task WHERE id = 1), 0);`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

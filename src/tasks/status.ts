@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { Kind } from "../core/ids";
+import { scrubCredentials, withoutCredentials } from "../core/redact";
 import type { TrackInfo } from "../providers/model";
 import type { AssetRow, CallbackRow, TaskRow } from "./rows";
 
@@ -110,19 +111,6 @@ export function archiveState(task: Pick<TaskRow, "state">, counts: AssetCounts):
   return counts.failed > 0 ? "failed" : "archived";
 }
 
-/** A URL as it may be shown: never with the `user:pass@` a provider (or a forger) put in it. */
-export function withoutCredentials(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (!url.username && !url.password) return raw;
-    url.username = "";
-    url.password = "";
-    return url.href;
-  } catch {
-    return raw.replace(/\/\/[^/@]*@/, "//");
-  }
-}
-
 export function buildStatus(
   task: TaskRow,
   assets: AssetRow[],
@@ -184,7 +172,7 @@ export function buildStatus(
       sha256: asset.sha256,
       contentType: asset.content_type,
       attempts: asset.attempts,
-      error: asset.error,
+      error: asset.error === null ? null : scrubCredentials(asset.error),
       timings:
         asset.download_ms === null || asset.publish_ms === null
           ? null

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../core/config";
 import type { Kind } from "../core/ids";
+import { log } from "../core/log";
 import type { ReceivedCallback } from "../providers/model";
 import { ArchiveClaims, type Claim, type RetryReport, type StoredMedia } from "./claims";
 import { CallbackIntake, type ReceiveResult } from "./intake";
@@ -58,8 +59,12 @@ export class TaskObject extends DurableObject<Env> {
    * caller asks for with a 5xx.
    */
   async receiveCallback(callback: ReceivedCallback): Promise<ReceiveResult> {
-    const recorded = this.intake.record(callback, Date.now());
+    const limit = config(this.env).maxAssetsPerTask;
+    const recorded = this.intake.record(callback, Date.now(), limit);
     if ("kind_conflict" in recorded) return { outcome: "kind_conflict", kind: recorded.kind_conflict };
+    if ("too_many_assets" in recorded) {
+      return { outcome: "too_many_assets", total: recorded.too_many_assets, limit };
+    }
     const { duplicate, due } = recorded;
     if (duplicate && due.length === 0) return { outcome: "recorded", duplicate, enqueued: 0 };
     // Committed with the record: the alarm at the lease's end, in case this object dies mid-send.
@@ -95,9 +100,15 @@ export class TaskObject extends DurableObject<Env> {
     return renewed;
   }
 
-  /** False when the claim is no longer current (its lease expired and the asset was re-driven). */
+  /**
+   * A consumer stored the asset; false when its claim is no longer current (its lease expired
+   * and the asset was re-driven, or a later stage gave it another URL). The file it replaced (a
+   * re-archive from a newer URL may end in another extension) is deleted.
+   */
   async assetStored(name: string, claimId: string, media: StoredMedia): Promise<boolean> {
+    const replaced = this.rows.asset(name)?.key;
     const accepted = this.claims.stored(name, claimId, media);
+    if (accepted && replaced && replaced !== media.key) await this.deleteReplaced(replaced);
     await this.afterChange();
     return accepted;
   }
@@ -141,6 +152,14 @@ export class TaskObject extends DurableObject<Env> {
     const now = Date.now();
     for (const work of this.pending) await work.runDue(now);
     await this.scheduleAlarm();
+  }
+
+  private async deleteReplaced(key: string): Promise<void> {
+    try {
+      await this.env.MEDIA.delete(key);
+    } catch (error) {
+      log.error("replaced_object_not_deleted", { taskId: this.rows.task()?.task_id, key, error });
+    }
   }
 
   private requireStatus(): TaskStatus {

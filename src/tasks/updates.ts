@@ -1,5 +1,5 @@
 import type { AssetSpec, TaskUpdate, Via } from "../providers/model";
-import { mergeUpdate } from "./merge";
+import { mergeUpdate, STAGE_RANK, type UrlSwitch, urlSwitch } from "./merge";
 import type { TaskRows } from "./rows";
 
 /** Writes an update (a callback's or a poll's) into the task: its fields, tracks and assets. */
@@ -24,24 +24,78 @@ export class TaskUpdates {
       JSON.stringify(patch.tracks),
       now,
     );
-    for (const spec of update.assets) this.upsertAsset(spec, update.via, now);
+    const rank = STAGE_RANK[update.stage];
+    for (const spec of update.assets) this.upsertAsset(spec, update.via, rank, now);
   }
 
-  /** Each asset exists once; a later mention may only add the `source_*` twin it lacked. */
-  private upsertAsset(spec: AssetSpec, via: Via, now: number): void {
+  /**
+   * Each asset exists once. A later mention may add the `source_*` twin it lacked, and one from a
+   * higher stage with another URL switches it to that URL (see `urlSwitch`).
+   */
+  private upsertAsset(spec: AssetSpec, via: Via, rank: number, now: number): void {
+    const existing = this.rows.asset(spec.name);
+    if (!existing) {
+      this.sql.exec(
+        `INSERT INTO assets (name, role, url, fallback_url, via, state, created_at, updated_at, position, url_rank)
+           VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, (SELECT COUNT(*) FROM assets), ?)`,
+        spec.name,
+        spec.role,
+        spec.url,
+        spec.fallbackUrl,
+        via,
+        now,
+        now,
+        rank,
+      );
+      return;
+    }
+    const change = urlSwitch(existing, spec, rank);
+    if (change) {
+      this.switchUrl(spec.name, change, via, rank, now);
+      return;
+    }
     this.sql.exec(
-      `INSERT INTO assets (name, role, url, fallback_url, via, state, created_at, updated_at, position)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, (SELECT COUNT(*) FROM assets))
-       ON CONFLICT (name) DO UPDATE SET fallback_url = excluded.fallback_url
-         WHERE assets.fallback_url IS NULL AND assets.using_fallback = 0 AND assets.state <> 'stored'
-           AND excluded.fallback_url IS NOT NULL AND excluded.fallback_url <> assets.url`,
-      spec.name,
-      spec.role,
-      spec.url,
+      `UPDATE assets SET url_rank = MAX(url_rank, ?),
+         fallback_url = CASE WHEN fallback_url IS NULL AND using_fallback = 0 AND state <> 'stored'
+                              AND ? IS NOT NULL AND ? <> url THEN ? ELSE fallback_url END
+       WHERE name = ?`,
+      rank,
       spec.fallbackUrl,
+      spec.fallbackUrl,
+      spec.fallbackUrl,
+      spec.name,
+    );
+  }
+
+  /**
+   * Puts an asset on its new URL. A pending or queued one just fetches the new URL when claimed;
+   * a failed or stored one is enqueued again (a stored one keeps its object, and its key in the
+   * status, until the new file replaces it); a downloading one loses its claim: the consumer
+   * fetching the old URL finds its lease gone at its next heartbeat or at the latest before it
+   * commits, stores nothing, and its reports are ignored, while the asset is enqueued again.
+   */
+  private switchUrl(name: string, change: UrlSwitch, via: Via, rank: number, now: number): void {
+    const again = change.effect === "keep" ? 0 : 1;
+    this.sql.exec(
+      `UPDATE assets SET url = ?, fallback_url = ?, using_fallback = 0, url_rank = ?, via = ?, confirmed = 0,
+         updated_at = ?,
+         state = CASE WHEN ? THEN 'pending' ELSE state END,
+         claim_id = CASE WHEN ? THEN NULL ELSE claim_id END,
+         lease_until = CASE WHEN ? THEN NULL ELSE lease_until END,
+         enqueue_until = CASE WHEN ? THEN NULL ELSE enqueue_until END,
+         error = CASE WHEN ? THEN NULL ELSE error END
+       WHERE name = ?`,
+      change.url,
+      change.fallbackUrl,
+      rank,
       via,
       now,
-      now,
+      again,
+      again,
+      again,
+      again,
+      again,
+      name,
     );
   }
 }

@@ -17,7 +17,7 @@ import {
   TEST_SIZES,
 } from "../../tools/scenario";
 import { type Origin, startOrigin } from "../helpers/origin";
-import { patternChunk, patternSha256 } from "../helpers/pattern";
+import { mediaChunk, mediaSha256 } from "../helpers/pattern";
 
 /** The smallest multipart part size the Worker accepts, so the 12 MB video takes three parts. */
 const PART_SIZE = 5 * 1024 * 1024;
@@ -47,6 +47,9 @@ afterAll(async () => {
 });
 
 const bearer = () => ({ authorization: `Bearer ${receiver.apiToken}` });
+
+/** The file's name on the origin: its extension decides the media header the origin serves. */
+const nameOf = (file: MediaFile) => new URL(file.url).pathname.split("/").pop() as string;
 
 async function readAll(response: Response): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
@@ -119,7 +122,7 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
         expect(response.headers.get("accept-ranges")).toBe("bytes");
         expect(await digestBody(response)).toEqual({
           size: file.size,
-          sha256: await patternSha256(file.size, file.seed),
+          sha256: await mediaSha256(nameOf(file), file.size, file.seed),
         });
       }
     }
@@ -133,7 +136,7 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
       expect(withBearer.status).toBe(200);
       expect(await digestBody(withBearer)).toEqual({
         size: file.size,
-        sha256: await patternSha256(file.size, file.seed),
+        sha256: await mediaSha256(nameOf(file), file.size, file.seed),
       });
       const anonymous = await fetch(`${receiver.url}/media/${key}`);
       expect(anonymous.status).toBe(401);
@@ -154,9 +157,11 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     expect(response.status).toBe(206);
     expect(response.headers.get("content-range")).toBe(`bytes ${start}-${end}/${file.size}`);
     expect(response.headers.get("content-length")).toBe(String(end - start + 1));
-    expect(Buffer.from(await readAll(response)).equals(patternChunk(start, end - start + 1, file.seed))).toBe(
-      true,
-    );
+    expect(
+      Buffer.from(await readAll(response)).equals(
+        mediaChunk(nameOf(file), start, end - start + 1, file.seed),
+      ),
+    ).toBe(true);
   });
 
   it("keeps the music task complete after the duplicate complete and the late first", async () => {

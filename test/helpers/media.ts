@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
-import { patternSha256 } from "./pattern";
+import { mediaSha256 } from "./pattern";
 
 export interface ServedFile {
+  /** The file name in the URL; its extension decides the media header the origin lays over it. */
+  name: string;
   size: number;
   seed: number;
 }
@@ -17,7 +19,7 @@ let seedCounter = 1;
 
 /**
  * Rewrites every archivable media URL of a callback to the local origin, which serves pattern
- * bytes of a known size and seed. Returns the body and what each new URL serves, so tests can
+ * bytes of a known size and seed behind a real header of the URL's format. Returns the body and what each new URL serves, so tests can
  * check sizes and SHA-256 of what lands in R2. Stream URLs are left alone (never fetched).
  */
 export function atOrigin<T>(
@@ -34,7 +36,7 @@ export function atOrigin<T>(
         if (ARCHIVED_URL_KEY.test(key) && typeof inner === "string" && inner.startsWith("https://")) {
           const name = new URL(inner).pathname.split("/").pop() || "file";
           const ext = /\.([a-z0-9]+)$/.exec(name)?.[1] ?? "";
-          const file = { size: (options.size ?? 3000) + seedCounter, seed: seedCounter++ };
+          const file = { name, size: (options.size ?? 3000) + seedCounter, seed: seedCounter++ };
           const query = new URLSearchParams({
             size: String(file.size),
             seed: String(file.seed),
@@ -52,9 +54,12 @@ export function atOrigin<T>(
   return { body: rewrite(structuredClone(fixture)) as T, files };
 }
 
-export const expectedSha256 = (file: ServedFile) => patternSha256(file.size, file.seed);
+export const expectedSha256 = (file: ServedFile) => mediaSha256(file.name, file.size, file.seed);
 
-/** A URL on the local origin serving `size` pattern bytes. */
+/**
+ * A URL on the local origin serving `size` pattern bytes behind the media header of `name`'s
+ * extension (their digest: `mediaSha256(name, size, seed)`).
+ */
 export function originBytes(name: string, size: number, seed: number, extra: Record<string, string> = {}) {
   const query = new URLSearchParams({ size: String(size), seed: String(seed), ...extra });
   return `${env.ORIGIN_URL}/bytes/${name}?${query}`;

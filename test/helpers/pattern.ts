@@ -256,3 +256,103 @@ function compress(h: Int32Array, d: Uint8Array, p: number): void {
   h[6] = (h[6] + g) | 0;
   h[7] = (h[7] + hh) | 0;
 }
+
+// --- media files: the pattern behind a real format header ---
+//
+// The consumer judges a file by its first bytes, and plain pattern bytes are no media format. So
+// the origin lays a real format header over the first bytes of a file whose name ends in a media
+// extension (or whose `?magic=` names a format): byte i is the header's byte i while there is
+// one, the pattern's byte i after it. The size stays the same; `mediaSha256(name, size, seed)`
+// is the digest of such a file, `mediaChunk` its bytes. Names without a known extension (and
+// `magic=none`) get the bare pattern, which no sniffer takes for media.
+
+const hexBytes = (hex: string) =>
+  Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
+
+/** First bytes of real files that `file-type` recognises (see TOOLCHAIN.md), by format. */
+export const MEDIA_HEADERS: Readonly<Record<string, Uint8Array>> = {
+  // An MPEG-1 Layer III frame header.
+  mp3: hexBytes("fffb9064"),
+  // `ftyp isom`.
+  mp4: hexBytes("000000186674797069736f6d0000020069736f6d69736f32"),
+  // JFIF APP0.
+  jpeg: hexBytes("ffd8ffe000104a46494600010100000100010000"),
+  jpg: hexBytes("ffd8ffe000104a46494600010100000100010000"),
+  // Signature and the IHDR chunk's start.
+  png: hexBytes("89504e470d0a1a0a0000000d49484452"),
+  // A 44-byte RIFF/WAVE header: PCM, 2 channels, 44.1 kHz, 16 bit.
+  wav: hexBytes("52494646f0ffff7f57415645666d7420100000000100020044ac000010b102000400100064617461ccffff7f"),
+};
+
+/** The header laid over a file: the format `magic` names ("none": no header), else by extension. */
+export function mediaHeader(name: string, magic?: string | null): Uint8Array {
+  const format = magic ?? /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase() ?? "";
+  return MEDIA_HEADERS[format] ?? new Uint8Array(0);
+}
+
+/** Lays the part of `header` that falls into [offset, offset + bytes.length) over `bytes`. */
+export function overlayHeader(bytes: Uint8Array, offset: number, header: Uint8Array): Uint8Array {
+  if (offset < header.length) {
+    const part = header.subarray(offset, Math.min(header.length, offset + bytes.length));
+    bytes.set(part, 0);
+  }
+  return bytes;
+}
+
+/** Bytes [offset, offset + length) of the media file `name` with this seed. */
+export function mediaChunk(
+  name: string,
+  offset: number,
+  length: number,
+  seed: number,
+  magic?: string | null,
+): Uint8Array {
+  return overlayHeader(patternChunk(offset, length, seed), offset, mediaHeader(name, magic));
+}
+
+/** Lower-case hex SHA-256 of the `size`-byte media file `name` with this seed (as the origin serves it). */
+export async function mediaSha256(
+  name: string,
+  size: number,
+  seed: number,
+  magic?: string | null,
+): Promise<string> {
+  const header = mediaHeader(name, magic);
+  if (header.length === 0) return patternSha256(size, seed);
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad size ${size}`);
+  const chunks = function* () {
+    const chunk = new Uint8Array(MIB);
+    for (let off = 0; off < size; off += MIB) {
+      const n = Math.min(MIB, size - off);
+      yield overlayHeader(fillPattern(chunk.subarray(0, n), off, seed), off, header);
+    }
+  };
+  if (size <= WHOLE_BUFFER_LIMIT) {
+    const buf = new Uint8Array(size);
+    let off = 0;
+    for (const piece of chunks()) {
+      buf.set(piece, off);
+      off += piece.length;
+    }
+    return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", buf)));
+  }
+  const DigestStream = (crypto as unknown as { DigestStream?: DigestStreamCtor }).DigestStream;
+  if (typeof DigestStream === "function") {
+    const ds = new DigestStream("SHA-256");
+    const writer = ds.getWriter();
+    for (const piece of chunks()) await writer.write(piece.slice());
+    await writer.close();
+    return toHex(new Uint8Array(await ds.digest));
+  }
+  const nodeCrypto = (
+    globalThis as unknown as { process?: { getBuiltinModule?: (id: string) => NodeCryptoLike | undefined } }
+  ).process?.getBuiltinModule?.("node:crypto");
+  if (nodeCrypto && typeof nodeCrypto.createHash === "function") {
+    const hash = nodeCrypto.createHash("sha256");
+    for (const piece of chunks()) hash.update(piece);
+    return hash.digest("hex");
+  }
+  const h = new Sha256();
+  for (const piece of chunks()) h.update(piece);
+  return toHex(h.digest());
+}

@@ -4,9 +4,18 @@ import kieVideo from "../fixtures/kie.video.success.json";
 import sunoMusic from "../fixtures/sunoapi.music.complete.json";
 import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
 import { atOrigin, expectedSha256, originBytes, originHits, originLog, r2Sha256 } from "../helpers/media";
-import { patternSha256 } from "../helpers/pattern";
+import { mediaSha256 } from "../helpers/pattern";
 import { archiveUrl, runConsumer, seedQueuedAsset } from "../helpers/tasks";
-import { getStatus, postCallback, settled, uniqueId, waitForStatus, withTaskId } from "../helpers/worker";
+import {
+  bearer,
+  getStatus,
+  postCallback,
+  request,
+  settled,
+  uniqueId,
+  waitForStatus,
+  withTaskId,
+} from "../helpers/worker";
 
 const MIB = 1024 * 1024;
 let seed = 1000;
@@ -76,7 +85,11 @@ describe("archiving every kind byte-exact", () => {
   it("archives a body without Content-Length (chunked)", async () => {
     const s = nextSeed();
     const { asset } = await archiveUrl(originBytes("stem.mp3", 300_001, s, { cl: "0", type: "audio/mpeg" }));
-    expect(asset).toMatchObject({ state: "stored", bytes: 300_001, sha256: await patternSha256(300_001, s) });
+    expect(asset).toMatchObject({
+      state: "stored",
+      bytes: 300_001,
+      sha256: await mediaSha256("stem.mp3", 300_001, s),
+    });
     expect(await r2Sha256(asset.key as string)).toMatchObject({ size: 300_001, sha256: asset.sha256 });
   });
 
@@ -95,7 +108,7 @@ describe("archiving every kind byte-exact", () => {
       );
       expect(asset).toMatchObject({ state: "stored", bytes: size });
       const stored = await r2Sha256(asset.key as string);
-      expect(stored?.sha256).toBe(await patternSha256(size, s));
+      expect(stored?.sha256).toBe(await mediaSha256("big.mp3", size, s));
       expect(asset.sha256).toBe(stored?.sha256);
     },
   );
@@ -115,7 +128,7 @@ describe("failures", () => {
       `${env.ORIGIN_URL}/flaky/${key}/a.mp3?fail=2&status=500&size=5000&seed=3`,
     );
     expect(asset).toMatchObject({ state: "stored", attempts: 3, bytes: 5000, error: null });
-    expect(asset.sha256).toBe(await patternSha256(5000, 3));
+    expect(asset.sha256).toBe(await mediaSha256("a.mp3", 5000, 3));
     expect(await r2Sha256(asset.key as string)).toMatchObject({ size: 5000, sha256: asset.sha256 });
     expect(await originLog(`/flaky/${key}/`)).toHaveLength(3);
   });
@@ -128,7 +141,7 @@ describe("failures", () => {
     expect(asset).toMatchObject({ state: "stored", attempts: 2 });
     expect(await r2Sha256(asset.key as string)).toMatchObject({
       size: 100,
-      sha256: await patternSha256(100, 1),
+      sha256: await mediaSha256("a.mp3", 100, 1),
     });
     expect(await originLog(`/flaky/${key}/`)).toHaveLength(2);
   });
@@ -238,7 +251,11 @@ describe("URL policy in the consumer", () => {
   it("follows up to 5 redirects and refuses a sixth", async () => {
     const s = nextSeed();
     const five = await archiveUrl(`${env.ORIGIN_URL}/redirect-chain/5/ok-${s}.mp3?size=1234&seed=${s}`);
-    expect(five.asset).toMatchObject({ state: "stored", bytes: 1234, sha256: await patternSha256(1234, s) });
+    expect(five.asset).toMatchObject({
+      state: "stored",
+      bytes: 1234,
+      sha256: await mediaSha256("ok.mp3", 1234, s),
+    });
     expect(await r2Sha256(five.asset.key as string)).toMatchObject({ size: 1234, sha256: five.asset.sha256 });
     const six = await archiveUrl(`${env.ORIGIN_URL}/redirect-chain/6/no-${s}.mp3?size=1234&seed=${s}`);
     expect(six.asset.state).toBe("failed");
@@ -346,5 +363,125 @@ describe("dead-letter queue", () => {
     expect(result.explicitAcks).toEqual(result.ids);
     expect((await getStatus(taskId)).assets[0]).toMatchObject({ state: "stored", sha256: asset.sha256 });
     expect(await r2Sha256(asset.key as string)).toMatchObject({ size: 10, sha256: asset.sha256 });
+  });
+});
+
+describe("keys that cannot collide", () => {
+  it("keeps a stem named manifest apart from the task's manifest", async () => {
+    // The probe's repro: {"vocal_removal_info": {"manifest_url": ".../manifest.json"}}.
+    const taskId = uniqueId("manifest-stem");
+    const s = nextSeed();
+    const stem = originBytes("manifest.json", 40_000, s, { magic: "mp3", type: "application/json" });
+    const drums = originBytes(`drums-${s}.mp3`, 30_000, s + 1);
+    const response = await postCallback({
+      code: 200,
+      msg: "vocal Removal generated successfully.",
+      data: { task_id: taskId, vocal_removal_info: { origin_url: "", manifest_url: stem, drums_url: drums } },
+    });
+    expect(response.status).toBe(200);
+    const status = await waitForStatus(taskId, settled);
+    expect(status.archive).toMatchObject({ state: "archived", stored: 2 });
+    const asset = status.assets.find((candidate) => candidate.name === "manifest");
+    expect(asset).toMatchObject({
+      state: "stored",
+      key: `separation/${taskId}/manifest.mp3`,
+      sha256: await mediaSha256("x", 40_000, s, "mp3"),
+    });
+    // Both objects are what the status says they are: neither overwrote the other.
+    expect(await r2Sha256(`separation/${taskId}/manifest.mp3`)).toMatchObject({
+      size: 40_000,
+      sha256: asset?.sha256,
+    });
+    const manifest = await env.MEDIA.get(`separation/${taskId}/manifest.json`);
+    expect(manifest?.httpMetadata?.contentType).toBe("application/json");
+    const written = (await manifest?.json()) as typeof status;
+    expect(written.assets.find((candidate) => candidate.name === "manifest")?.sha256).toBe(asset?.sha256);
+    expect(new Set(status.assets.map((candidate) => candidate.key)).size).toBe(2);
+  });
+});
+
+describe("what a failure says", () => {
+  it("fails an unparseable redirect Location at once, as permanent", async () => {
+    const location = encodeURIComponent("http://[bad");
+    const { asset } = await archiveUrl(`${env.ORIGIN_URL}/redirect?to=${location}&n=${nextSeed()}`);
+    expect(asset).toMatchObject({ state: "failed", attempts: 1 });
+    expect(asset.error).toBe(`${new URL(env.ORIGIN_URL).host} redirected to an unparseable Location`);
+  });
+
+  it("fails an unparseable URL at once, as permanent", async () => {
+    const { asset } = await archiveUrl("https://[oops/drums.mp3");
+    expect(asset).toMatchObject({ state: "failed", attempts: 1 });
+    expect(asset.error).toMatch(/^not a valid URL/);
+  });
+
+  it.each([
+    ["with Content-Length", "", "the body ended after 100000 of 200000 bytes"],
+    ["chunked", "&cl=0", "the body ended after 100000 bytes"],
+  ])("reports the bytes that really arrived when a body %s breaks off", async (_case, extra, message) => {
+    const url = `${env.ORIGIN_URL}/truncate/half-${nextSeed()}.mp3?size=200000&send=100000${extra}`;
+    const taskId = await seedQueuedAsset("separation", "drums", url);
+    const result = await runConsumer([{ taskId, asset: "drums" }]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(result.ids);
+    const [asset] = (await getStatus(taskId)).assets;
+    expect(asset?.error).toMatch(new RegExp(`^${message}`));
+    await expectNothingStored("separation", taskId);
+  });
+
+  it("reports a refused connection as one, not as a lost transfer", async () => {
+    const taskId = await seedQueuedAsset("separation", "drums", "http://127.0.0.1:1/refused.mp3");
+    const result = await runConsumer([{ taskId, asset: "drums" }]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(result.ids);
+    const [asset] = (await getStatus(taskId)).assets;
+    expect(asset?.state).toBe("queued");
+    expect(asset?.error).toMatch(/^could not connect to 127\.0\.0\.1:1: connection refused/);
+  });
+
+  it.each([
+    ["to plain http", "http://musicfile.api.box/a.mp3", /only https/],
+    ["to a host outside MEDIA_HOSTS", "https://media.evil.example/a.mp3", /not in MEDIA_HOSTS/],
+    ["to an IP literal", "https://169.254.169.254/latest/meta-data", /IP-literal/],
+    ["to a URL with credentials", "https://user:pw@musicfile.api.box/a.mp3", /credentials/],
+    ["to an allowed host written with userinfo", "https://suno.ai@media.evil.example/a.mp3", /credentials/],
+  ])("refuses a redirect %s without following it", async (_case, target, reason) => {
+    const { asset } = await archiveUrl(
+      `${env.ORIGIN_URL}/redirect?to=${encodeURIComponent(target)}&n=${nextSeed()}`,
+    );
+    expect(asset).toMatchObject({ state: "failed", attempts: 1 });
+    expect(asset.error).toMatch(reason);
+  });
+});
+
+describe("credentials in a provider's URL", () => {
+  it("are never shown in the status JSON, the manifest or the logs", async () => {
+    const spies = [vi.spyOn(console, "log"), vi.spyOn(console, "warn"), vi.spyOn(console, "error")];
+    const taskId = uniqueId("userinfo");
+    const secret = "s3cret-Passw0rd";
+    const response = await postCallback({
+      code: 200,
+      msg: "vocal Removal generated successfully.",
+      data: {
+        task_id: taskId,
+        vocal_removal_info: {
+          origin_url: "",
+          vocal_url: `https://alice:${secret}@musicfile.api.box/v.mp3`,
+          drums_url: `https://bob:${secret}@[broken/d.mp3`,
+        },
+      },
+    });
+    expect(response.status).toBe(200);
+    const status = await waitForStatus(taskId, settled);
+    expect(status.assets.map((asset) => asset.sourceUrl)).toEqual([
+      "https://musicfile.api.box/v.mp3",
+      "https://[broken/d.mp3",
+    ]);
+    const api = await (await request(`/tasks/${taskId}`, { headers: bearer })).text();
+    const manifest = await (await env.MEDIA.get(`separation/${taskId}/manifest.json`))?.text();
+    expect(manifest).toBeDefined();
+    for (const text of [JSON.stringify(status), api, manifest]) {
+      expect(text).not.toContain(secret);
+      expect(text).not.toMatch(/alice|bob/);
+    }
+    const logged = spies.flatMap((spy) => spy.mock.calls.map((call) => call.map(String).join(" ")));
+    expect(logged.join("\n")).not.toContain(secret);
   });
 });

@@ -9,7 +9,7 @@ import { MESSAGE_GRACE_MS } from "../../src/tasks/outbox";
 import type { AssetRow } from "../../src/tasks/rows";
 import { taskStub } from "../../src/tasks/stub";
 import { originBytes, originLog } from "../helpers/media";
-import { patternSha256 } from "../helpers/pattern";
+import { mediaSha256 } from "../helpers/pattern";
 import { runConsumer, seedQueuedAsset } from "../helpers/tasks";
 import { bearer, request, settled, waitForStatus } from "../helpers/worker";
 
@@ -55,7 +55,7 @@ describe("a consumer that dies after its claim", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const status = await waitForStatus(taskId, settled);
     expect(status.assets[0]).toMatchObject({ state: "stored", attempts: 2, bytes: 3000 });
-    expect(status.assets[0]?.sha256).toBe(await patternSha256(3000, 11));
+    expect(status.assets[0]?.sha256).toBe(await mediaSha256(new URL(url).pathname, 3000, 11));
     expect(await originLog(new URL(url).pathname)).toHaveLength(1);
   });
 
@@ -107,12 +107,11 @@ describe("heartbeats", () => {
     const response = await fetch(url);
     await writeMedia({
       bucket: env.MEDIA,
-      key: `separation/${taskId}/drums.mp3`,
+      place: () => ({ key: `separation/${taskId}/drums.mp3`, contentType: "audio/mpeg" }),
       body: response.body as ReadableStream<Uint8Array>,
       contentLength: size,
       maxBytes: 1 << 30,
       partSize: 5 << 20,
-      contentType: "audio/mpeg",
       metadata: {},
       heartbeat: new Heartbeat(renew, 100),
     });
@@ -133,12 +132,11 @@ describe("heartbeats", () => {
     await expect(
       writeMedia({
         bucket: env.MEDIA,
-        key,
+        place: () => ({ key, contentType: "audio/mpeg" }),
         body: response.body as ReadableStream<Uint8Array>,
         contentLength: null,
         maxBytes: 1 << 30,
         partSize: 5 << 20,
-        contentType: "audio/mpeg",
         metadata: {},
         heartbeat,
       }),

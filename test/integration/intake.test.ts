@@ -5,7 +5,8 @@ import { fixtures } from "../fixtures";
 import sunoMusicComplete from "../fixtures/sunoapi.music.complete.json";
 import sunoVideo from "../fixtures/sunoapi.video.success.json";
 import { signKie } from "../helpers/kie";
-import { atOrigin } from "../helpers/media";
+import { atOrigin, originBytes, originLog } from "../helpers/media";
+import { runConsumer, seedQueuedAsset } from "../helpers/tasks";
 import { bearer, getStatus, postCallback, request, uniqueId, withTaskId } from "../helpers/worker";
 
 const video = (taskId = uniqueId("video")) => atOrigin(withTaskId(sunoVideo, taskId)).body;
@@ -94,6 +95,13 @@ describe("source checks", () => {
     ["a wrong token", "test-token-c"],
     ["a token prefix", "test-token"],
     ["a token with a suffix", "test-token-a2"],
+    ["an empty token", ""],
+    ["the token in upper case", "TEST-TOKEN-A"],
+    ["the token with a leading space", " test-token-a"],
+    ["the token with a trailing NUL", "test-token-a\u0000"],
+    ["the token with a trailing newline", "test-token-a\n"],
+    ["the API token", "test-api-token"],
+    ["both tokens joined", "test-token-a,test-token-b"],
   ])("rejects %s with a 401 that does not say which check failed", async (_case, token) => {
     const warn = vi.spyOn(console, "warn");
     const taskId = uniqueId();
@@ -104,6 +112,22 @@ describe("source checks", () => {
       message: "missing or invalid credentials",
     });
     expect(warn.mock.calls.map((call) => JSON.parse(String(call[0])).check)).toContain("token");
+    expect(await taskExists(taskId)).toBe(false);
+  });
+
+  it.each([
+    ["only in an Authorization header", "/callbacks", { authorization: "Bearer test-token-a" }],
+    ["under another parameter name", "/callbacks?TOKEN=test-token-a", {}],
+    ["after a wrong one", "/callbacks?token=wrong&token=test-token-a", {}],
+    ["in the path", "/callbacks/test-token-a", {}],
+  ])("rejects a token %s", async (_case, path, headers) => {
+    const taskId = uniqueId();
+    const response = await request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(video(taskId)),
+    });
+    expect([401, 404]).toContain(response.status);
     expect(await taskExists(taskId)).toBe(false);
   });
 
@@ -142,6 +166,70 @@ describe("source checks", () => {
       ["a signature for another task", async (taskId: string) => signed(taskId, now(), "someone-else")],
       ["a stale timestamp", async (taskId: string) => signed(taskId, now() - 301)],
       ["a timestamp from the future", async (taskId: string) => signed(taskId, now() + 120)],
+      [
+        "the signature in base64url",
+        async (taskId: string) => {
+          const headers = await signed(taskId, now());
+          const sig = headers["x-webhook-signature"]
+            .replace(/\+/g, "-")
+            .replace(/\//g, "_")
+            .replace(/=+$/, "");
+          return { ...headers, "x-webhook-signature": sig };
+        },
+      ],
+      [
+        "the signature with its case swapped",
+        async (taskId: string) => {
+          const headers = await signed(taskId, now());
+          const sig = [...headers["x-webhook-signature"]]
+            .map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()))
+            .join("");
+          return { ...headers, "x-webhook-signature": sig };
+        },
+      ],
+      [
+        "two signatures, one right",
+        async (taskId: string) => {
+          const headers = await signed(taskId, now());
+          const wrong = await signKie("other-key", taskId, headers["x-webhook-timestamp"]);
+          return { ...headers, "x-webhook-signature": `${wrong},${headers["x-webhook-signature"]}` };
+        },
+      ],
+      [
+        "the right signature with bytes appended",
+        async (taskId: string) => {
+          const headers = await signed(taskId, now());
+          return { ...headers, "x-webhook-signature": `${headers["x-webhook-signature"]}AAAA` };
+        },
+      ],
+      [
+        "a timestamp in milliseconds, signed as sent",
+        async (taskId: string) => {
+          const ms = String(Date.now());
+          return { "x-webhook-timestamp": ms, "x-webhook-signature": await signKie("test-key", taskId, ms) };
+        },
+      ],
+      [
+        "a zero-padded timestamp carrying the signature of the plain one",
+        async (taskId: string) => {
+          const headers = await signed(taskId, now());
+          return { ...headers, "x-webhook-timestamp": `0${headers["x-webhook-timestamp"]}` };
+        },
+      ],
+      [
+        "a signature for the task id in another case",
+        async (taskId: string) => signed(taskId, now(), taskId.toUpperCase()),
+      ],
+      [
+        "a signature made with the callback token as key",
+        async (taskId: string) => {
+          const ts = String(now());
+          return {
+            "x-webhook-timestamp": ts,
+            "x-webhook-signature": await signKie("test-token-a", taskId, ts),
+          };
+        },
+      ],
       [
         "a signature for another timestamp",
         async (taskId: string) => ({
@@ -380,6 +468,74 @@ describe("bad input", () => {
   });
 });
 
+describe("MAX_ASSETS_PER_TASK", () => {
+  /** A separation callback whose stems are s<from>..s<to-1>, at URLs the policy refuses at once. */
+  const stems = (taskId: string, from: number, to: number, base = "https://media.evil.example") => ({
+    code: 200,
+    msg: "vocal Removal generated successfully.",
+    data: {
+      task_id: taskId,
+      vocal_separation_info: Object.fromEntries(
+        Array.from({ length: to - from }, (_, i) => [`s${from + i}_url`, `${base}/s${from + i}.mp3`]),
+      ),
+    },
+  });
+
+  it("refuses one callback with 3,900 stems: 400 too_many_assets, nothing recorded", async () => {
+    // The probe's repro: a 255 KB callback that made 3,900 downloads.
+    const taskId = uniqueId("amplify");
+    const body = stems(taskId, 0, 3900);
+    expect(JSON.stringify(body).length).toBeLessThan(262_144);
+    const response = await postCallback(body);
+    expect(response.status).toBe(400);
+    const error = await errorBody(response);
+    expect(error.code).toBe("too_many_assets");
+    expect(error.message).toMatch(/3900 media files; at most 64/);
+    expect(await taskExists(taskId)).toBe(false);
+  });
+
+  it("downloads nothing of a refused callback", async () => {
+    const taskId = uniqueId("amplify-origin");
+    const prefix = `/bytes/${taskId}`;
+    const response = await postCallback(stems(taskId, 0, 65, `${env.ORIGIN_URL}${prefix}`));
+    expect(response.status).toBe(400);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a queue delivery's time
+    const log = await fetch(`${env.ORIGIN_URL}/__log?path=${encodeURIComponent(prefix)}`);
+    expect(((await log.json()) as { requests: unknown[] }).requests).toEqual([]);
+    expect(await taskExists(taskId)).toBe(false);
+  });
+
+  it("counts the files the task would have after the callback, not the callback's alone", async () => {
+    const taskId = uniqueId("cumulative");
+    expect((await postCallback(stems(taskId, 0, 60))).status).toBe(200);
+    // 60 known + 5 new = 65 > 64: refused, and the task is exactly as it was.
+    const over = await postCallback(stems(taskId, 0, 65));
+    expect(over.status).toBe(400);
+    expect((await errorBody(over)).code).toBe("too_many_assets");
+    let status = await getStatus(taskId);
+    expect(status.assets).toHaveLength(60);
+    expect(status.callbacks).toMatchObject({ received: 1, distinct: 1, duplicates: 0 });
+    // 60 known + 4 new = 64: the limit itself is allowed.
+    expect((await postCallback(stems(taskId, 0, 64))).status).toBe(200);
+    status = await getStatus(taskId);
+    expect(status.assets).toHaveLength(64);
+    // A re-delivery of a recorded callback is still a duplicate, and one more file is not taken.
+    const again = await postCallback(stems(taskId, 0, 60));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ duplicate: true });
+    expect((await postCallback(stems(taskId, 64, 65))).status).toBe(400);
+    expect((await getStatus(taskId)).assets).toHaveLength(64);
+  });
+
+  it("reads the limit from MAX_ASSETS_PER_TASK", async () => {
+    const taskId = uniqueId("limit");
+    const response = await postCallback(stems(taskId, 0, 3), { vars: { MAX_ASSETS_PER_TASK: "2" } });
+    expect(response.status).toBe(400);
+    expect((await errorBody(response)).message).toMatch(/3 media files; at most 2 .*MAX_ASSETS_PER_TASK/);
+    expect(await taskExists(taskId)).toBe(false);
+  });
+});
+
 describe("malformed settings", () => {
   const broken = { MAX_MEDIA_BYTES: "12x", ALLOWED_SOURCE_IPS: "not-an-ip" };
 
@@ -401,6 +557,46 @@ describe("malformed settings", () => {
     expect(response.status).toBe(503);
     expect((await errorBody(response)).code).toBe("receiver_not_configured");
     expect(await taskExists(taskId)).toBe(false);
+  });
+
+  it.each([
+    ["MAX_ASSETS_PER_TASK", "64 files"],
+    ["MEDIA_IDLE_TIMEOUT_SECONDS", "-1"],
+    ["MAX_MEDIA_BYTES", "2GB"],
+    ["ALLOWED_SOURCE_IPS", "10.0.0.0/33"],
+  ])("answers /healthz 503 and refuses callbacks for a malformed %s", async (name, value) => {
+    const health = await request("/healthz", {}, { [name]: value });
+    expect(health.status).toBe(503);
+    const body = (await health.json()) as { problems: string[] };
+    expect(body.problems).toEqual([expect.stringMatching(new RegExp(`^${name} `))]);
+    expect(JSON.stringify(body)).not.toContain(value);
+    const taskId = uniqueId();
+    expect((await postCallback(video(taskId), { vars: { [name]: value } })).status).toBe(503);
+    expect(await taskExists(taskId)).toBe(false);
+  });
+
+  it("answers no route with a 500 when the IP list is malformed", async () => {
+    // The probe: a malformed ALLOWED_SOURCE_IPS made every route a 500, /healthz included.
+    const vars = { ALLOWED_SOURCE_IPS: "10.0.0.0/8,::zz" };
+    const taskId = uniqueId();
+    expect((await postCallback(video(taskId))).status).toBe(200);
+    const answers = [
+      await request("/healthz", {}, vars),
+      await request(`/tasks/${taskId}`, { headers: bearer }, vars),
+      await request("/media/video/nope/video.mp4", { headers: bearer }, vars),
+      await request("/nowhere", {}, vars),
+      await postCallback(video(uniqueId()), { vars }),
+    ];
+    expect(answers.map((response) => response.status)).toEqual([503, 200, 404, 404, 503]);
+  });
+
+  it("downloads nothing while the settings are malformed: the message waits", async () => {
+    const name = `held-back-${uniqueId()}.mp3`;
+    const taskId = await seedQueuedAsset("separation", "drums", originBytes(name, 1000, 1));
+    const result = await runConsumer([{ taskId, asset: "drums" }], { vars: broken });
+    expect(result.retryMessages.map((message) => message.msgId)).toEqual(result.ids);
+    expect(await originLog(`/bytes/${name}`)).toEqual([]);
+    expect((await getStatus(taskId)).assets[0]).toMatchObject({ state: "queued", attempts: 0 });
   });
 
   it("keeps the read API working", async () => {

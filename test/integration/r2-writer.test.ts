@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { TransientError } from "../../src/media/errors";
 import { PART_BUFFER_BUDGET, PartBufferPool, type WriteRequest, writeMedia } from "../../src/media/r2-writer";
 import { r2Sha256 } from "../helpers/media";
-import { patternSha256, patternStream } from "../helpers/pattern";
+import { mediaSha256, patternStream } from "../helpers/pattern";
 
 const MIB = 1024 * 1024;
 let seed = 7000;
@@ -20,12 +20,11 @@ async function fromOrigin(
   const declared = response.headers.get("content-length");
   return {
     bucket: env.MEDIA,
-    key,
+    place: () => ({ key, contentType: "audio/mpeg" }),
     body: response.body,
     contentLength: declared === null ? null : Number(declared),
     maxBytes: 64 * MIB,
     partSize,
-    contentType: "audio/mpeg",
     metadata: { taskId: "t", asset: "a", sourceUrl: path },
     partBuffers,
   };
@@ -41,7 +40,7 @@ describe("writeMedia", () => {
     const written = await writeMedia(
       await fromOrigin(chunkedBytes(size, s), "w/overlap.mp3", 16 * MIB, pool),
     );
-    expect(written).toMatchObject({ bytes: size, sha256: await patternSha256(size, s) });
+    expect(written).toMatchObject({ bytes: size, sha256: await mediaSha256("f.mp3", size, s) });
     const stored = await r2Sha256("w/overlap.mp3");
     expect(stored).toMatchObject({ size, sha256: written.sha256 });
     expect(stored?.object.customMetadata).toEqual({
@@ -65,7 +64,7 @@ describe("writeMedia", () => {
           await fromOrigin(chunkedBytes(size, s), `w/budget-${i}.mp3`, partSize, pool),
         );
         const stored = await r2Sha256(`w/budget-${i}.mp3`);
-        const expected = await patternSha256(size, s);
+        const expected = await mediaSha256("f.mp3", size, s);
         return written.sha256 === expected && stored?.size === size && stored.sha256 === expected;
       }),
     );

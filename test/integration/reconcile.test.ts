@@ -92,7 +92,7 @@ describe("reconciliation with the provider's record-info", () => {
     ]);
     expect(archived.tracks.map((track) => track.title)).toEqual(["Polled trk-a", "Polled trk-b"]);
     const audio = archived.assets[0];
-    expect(audio?.sha256).toBe(await expectedSha256({ size: 4001, seed: 1 }));
+    expect(audio?.sha256).toBe(await expectedSha256({ name: "trk-a.mp3", size: 4001, seed: 1 }));
     const requests = await providerRequests(taskId);
     expect(requests).toHaveLength(1);
     expect(requests[0]?.auth).toBe(true);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { signMediaLink } from "../../src/api/media-links";
 import { config } from "../../src/core/config";
 import { originBytes } from "../helpers/media";
-import { patternChunk, patternSha256 } from "../helpers/pattern";
+import { mediaChunk, mediaSha256 } from "../helpers/pattern";
 import { archiveUrl, seedQueuedAsset } from "../helpers/tasks";
 import { bearer, getStatus, request, uniqueId } from "../helpers/worker";
 
@@ -33,14 +33,14 @@ describe("GET /media/<key>", () => {
     expect(response.headers.get("content-length")).toBe(String(SIZE));
     expect(response.headers.get("accept-ranges")).toBe("bytes");
     expect(response.headers.get("etag")).toBe(etag);
-    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+    expect(await sha256(await response.arrayBuffer())).toBe(await mediaSha256("serve.mp3", SIZE, SEED));
   });
 
   it("serves the signed link of the status JSON without a bearer", async () => {
     expect(link).toMatch(new RegExp(`^/media/${key}\\?expires=\\d+&sig=[A-Za-z0-9_-]+$`));
     const response = await request(link);
     expect(response.status).toBe(200);
-    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+    expect(await sha256(await response.arrayBuffer())).toBe(await mediaSha256("serve.mp3", SIZE, SEED));
   });
 
   it("answers HEAD with the headers and no body", async () => {
@@ -61,7 +61,9 @@ describe("GET /media/<key>", () => {
     expect(response.status).toBe(206);
     expect(response.headers.get("content-range")).toBe(`bytes ${start}-${end}/${SIZE}`);
     expect(response.headers.get("content-length")).toBe(String(end - start + 1));
-    expect(new Uint8Array(await response.arrayBuffer())).toEqual(patternChunk(start, end - start + 1, SEED));
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(
+      mediaChunk("serve.mp3", start, end - start + 1, SEED),
+    );
   });
 
   it.each(["bytes=100000-", "bytes=200000-300000"])("answers %s with 416", async (range) => {
@@ -74,7 +76,7 @@ describe("GET /media/<key>", () => {
     const response = await request(link, { headers: { range: "bytes=0-1,5-6" } });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-length")).toBe(String(SIZE));
-    expect(await sha256(await response.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+    expect(await sha256(await response.arrayBuffer())).toBe(await mediaSha256("serve.mp3", SIZE, SEED));
   });
 
   it("answers 304 to a matching If-None-Match, and 200 to a stale one", async () => {
@@ -83,7 +85,7 @@ describe("GET /media/<key>", () => {
     expect(await fresh.text()).toBe("");
     const stale = await request(link, { headers: { "if-none-match": '"something-else"' } });
     expect(stale.status).toBe(200);
-    expect(await sha256(await stale.arrayBuffer())).toBe(await patternSha256(SIZE, SEED));
+    expect(await sha256(await stale.arrayBuffer())).toBe(await mediaSha256("serve.mp3", SIZE, SEED));
   });
 
   it("answers 404 for an absent object and for keys outside the archive layout", async () => {
@@ -136,6 +138,168 @@ describe("GET /media/<key>", () => {
   it("stops accepting links when the signing key changes", async () => {
     const response = await request(link, {}, { MEDIA_SIGNING_KEY: "rotated" });
     expect(response.status).toBe(401);
+  });
+});
+
+const SECURITY = {
+  "x-content-type-options": "nosniff",
+  "content-security-policy": "default-src 'none'; sandbox",
+};
+
+const securityOf = (response: Response) => ({
+  "x-content-type-options": response.headers.get("x-content-type-options"),
+  "content-security-policy": response.headers.get("content-security-policy"),
+});
+
+describe("what the archive is served with", () => {
+  it("sends nosniff and a CSP that lets nothing run with every answer: 200, 206, 304, 416, 400, 401, 404", async () => {
+    const answers: [string, Promise<Response>, number][] = [
+      ["GET", request(`/media/${key}`, { headers: bearer }), 200],
+      ["HEAD", request(`/media/${key}`, { method: "HEAD", headers: bearer }), 200],
+      ["signed link", request(link), 200],
+      ["range", request(link, { headers: { range: "bytes=0-9" } }), 206],
+      ["If-None-Match", request(link, { headers: { "if-none-match": etag } }), 304],
+      ["unsatisfiable range", request(link, { headers: { range: "bytes=999999-" } }), 416],
+      ["malformed key", request("/media/music/%E0%A4%A/x/audio.mp3", { headers: bearer }), 400],
+      ["no credentials", request(`/media/${key}`), 401],
+      ["bad signature", request(`/media/${key}?expires=9999999999&sig=AAAA`), 401],
+      ["absent object", request("/media/music/nope/nope/audio.mp3", { headers: bearer }), 404],
+      ["outside the layout", request("/media/random.txt", { headers: bearer }), 404],
+      ["bare /media", request("/media", { headers: bearer }), 404],
+      ["bare /media/", request("/media/", { headers: bearer }), 404],
+    ];
+    for (const [label, pending, status] of answers) {
+      const response = await pending;
+      expect(response.status, label).toBe(status);
+      expect(securityOf(response), label).toEqual(SECURITY);
+      await response.arrayBuffer();
+    }
+  });
+
+  it("serves an HTML page that an earlier version archived as video.mp4 only as a sandboxed download", async () => {
+    // What the probe found: an origin's HTML archived under the video key, served inline.
+    const legacy = `video/${uniqueId("legacy")}/video.mp4`;
+    const page = "<!DOCTYPE html><html><body><script>fetch('/tasks')</script></body></html>";
+    await env.MEDIA.put(legacy, page, { httpMetadata: { contentType: "text/html" } });
+    const response = await request(`/media/${legacy}`, { headers: bearer });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-disposition")).toBe('attachment; filename="video.mp4"');
+    expect(securityOf(response)).toEqual(SECURITY);
+    expect(await response.text()).toBe(page);
+  });
+
+  it.each([
+    ["audio/mpeg", "separation/serve-types/drums.mp3", "inline"],
+    ["video/mp4", "video/serve-types/video.mp4", "inline"],
+    ["image/jpeg", "music/serve-types/trk/cover.jpeg", "inline"],
+    ["image/png", "music/serve-types/trk/cover.png", "inline"],
+    ["image/webp", "music/serve-types/trk/cover.webp", "inline"],
+    ["image/svg+xml", "music/serve-types/trk2/cover.png", "attachment"],
+    ["image/tiff", "music/serve-types/trk3/cover.tif", "attachment"],
+    ["text/html; charset=utf-8", "separation/serve-types/vocals.mp3", "attachment"],
+    ["application/xml", "separation/serve-types/bass.mp3", "attachment"],
+    ["application/json", "separation/serve-types/manifest.json", "attachment"],
+    ["application/octet-stream", "separation/serve-types/piano.mp3", "attachment"],
+  ])("serves %s %s", async (contentType, objectKey, disposition) => {
+    await env.MEDIA.put(objectKey, "bytes", { httpMetadata: { contentType } });
+    const response = await request(`/media/${objectKey}`, { headers: bearer });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe(contentType);
+    const filename = objectKey.slice(objectKey.lastIndexOf("/") + 1);
+    expect(response.headers.get("content-disposition")).toBe(`${disposition}; filename="${filename}"`);
+    expect(securityOf(response)).toEqual(SECURITY);
+    await response.arrayBuffer();
+  });
+
+  it("answers an unsatisfiable range with the error JSON as application/json, not as the object's type", async () => {
+    const response = await request(link, { headers: { range: "bytes=100000-" } });
+    expect(response.status).toBe(416);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(response.headers.get("content-disposition")).toBeNull();
+    expect(await response.json()).toEqual({
+      error: { code: "range_not_satisfiable", message: `the object has ${SIZE} bytes` },
+    });
+  });
+
+  it.each([
+    ["the strong ETag", () => etag],
+    ["its weak form", () => `W/${etag}`],
+    ["a list holding its weak form", () => `"other", W/${etag}`],
+    ["a list without spaces", () => `W/"other",${etag}`],
+    ["*", () => "*"],
+  ])("answers 304 to If-None-Match with %s (weak comparison)", async (_case, header) => {
+    const response = await request(link, { headers: { "if-none-match": header() } });
+    expect(response.status).toBe(304);
+    expect(response.headers.get("etag")).toBe(etag);
+  });
+
+  it.each([
+    ["a weak tag of another entity", () => `W/"other"`],
+    ["a prefix of the ETag", () => `"${etag.slice(1, -2)}"`],
+    ["garbage", () => "garbage"],
+  ])("answers 200 to If-None-Match with %s", async (_case, header) => {
+    const response = await request(link, { headers: { "if-none-match": header() } });
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+  });
+});
+
+describe("/media path tricks", () => {
+  it.each([
+    "/media/music/%E0%A4%A/x/audio.mp3",
+    "/media/%",
+    "/media/separation/t/%ZZ.mp3",
+    "/media/separation/t/drums.mp3%",
+    "/media/%C0%AF",
+  ])("answers a malformed percent-encoding (%s) with a 400, never a 500", async (path) => {
+    for (const init of [{ headers: bearer }, {}]) {
+      const response = await request(path, init);
+      expect(response.status, path).toBe(400);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("invalid_key");
+    }
+  });
+
+  it.each([
+    "/media/music/../tasks",
+    "/media/music/%2e%2e/secret.mp3",
+    "/media/separation/x/%2E%2E/%2e%2E/secret.mp3",
+    "/media/separation/x/..%2f..%2fsecret.mp3",
+    "/media/separation//drums.mp3",
+    "/media//separation/x/drums.mp3",
+    "/media/separation%2Fx%2F..%2F..%2Fsecret",
+    "/media/separation/x/drums.mp3%00.html",
+    "/media/separation/x/drums.mp3/",
+    "/media/separation/x/drums.mp3%2Fextra",
+    "/media/separation/x/..%5Cdrums.mp3",
+    "/media/.staging/x/y",
+    "/media/SEPARATION/x/drums.mp3",
+  ])("never serves anything for %s", async (path) => {
+    await env.MEDIA.put("secret.mp3", "not archive media");
+    const response = await request(path, { headers: bearer });
+    expect(response.status, path).toBeGreaterThanOrEqual(400);
+    expect(response.status, path).toBeLessThan(500);
+    expect(await response.text()).not.toContain("not archive media");
+  });
+
+  it("does not let a signed link of one key open another through a path trick", async () => {
+    const url = new URL(link, "https://x");
+    const query = url.search;
+    const other = key.replace(/\/[^/]+$/, "/bass.mp3");
+    await env.MEDIA.put(other, "another stem", { httpMetadata: { contentType: "audio/mpeg" } });
+    for (const path of [
+      `/media/${other}${query}`,
+      `/media/${key}/../bass.mp3${query}`,
+      `/media/${key.replace(/\/[^/]+$/, "/%2e%2e")}/${other.split("/").slice(1).join("/")}${query}`,
+      `/media/${encodeURIComponent(other)}${query}`,
+    ]) {
+      const response = await request(path);
+      expect(response.status, path).toBe(401);
+      expect(await response.text()).not.toContain("another stem");
+    }
+    // An encoded slash decodes to the same key: the signature for it holds.
+    const same = await request(`/media/${encodeURIComponent(key)}${query}`);
+    expect(same.status).toBe(200);
+    await same.arrayBuffer();
   });
 });
 
@@ -228,7 +392,7 @@ describe("task routes", () => {
     expect(status.assets[0]).toMatchObject({
       state: "stored",
       bytes: 2000,
-      sha256: await patternSha256(2000, 5),
+      sha256: await mediaSha256("a.mp3", 2000, 5),
       error: null,
     });
     expect(status.archive.state).toBe("archived");

@@ -1,29 +1,67 @@
 import { describe, expect, it } from "vitest";
-import { isArchiveKey, mediaKey } from "../../src/core/keys";
+import { isArchiveKey, MEDIA_EXTENSIONS, manifestKey, mediaKey } from "../../src/core/keys";
 import { backoffSeconds } from "../../src/media/consumer";
-import { mediaType } from "../../src/media/content-type";
+import { PermanentError } from "../../src/media/errors";
+import { SNIFF_BYTES, sniffMedia } from "../../src/media/sniff-media";
+import { MEDIA_HEADERS, mediaChunk, patternChunk } from "../helpers/pattern";
 
-describe("stored content type and extension", () => {
-  const url = (path: string) => new URL(`https://musicfile.api.box${path}`);
+const text = (value: string) => new TextEncoder().encode(value);
 
-  it("prefers a known Content-Type", () => {
-    expect(mediaType("audio/mpeg", url("/a"))).toEqual({ contentType: "audio/mpeg", ext: "mp3" });
-    expect(mediaType("image/jpeg; charset=binary", url("/a.png"))).toEqual({
-      contentType: "image/jpeg",
-      ext: "jpeg",
+describe("judging a file by its first bytes", () => {
+  it.each([
+    ["a.mp3", "audio/mpeg", "mp3"],
+    ["a.mp4", "video/mp4", "mp4"],
+    ["a.jpeg", "image/jpeg", "jpeg"],
+    ["a.png", "image/png", "png"],
+    ["a.wav", "audio/wav", "wav"],
+  ])("takes %s for %s, stored as .%s", async (name, contentType, ext) => {
+    const head = mediaChunk(name, 0, SNIFF_BYTES, 3);
+    expect(await sniffMedia(head, "application/octet-stream")).toEqual({ contentType, ext });
+  });
+
+  it("goes by the content, not by the label", async () => {
+    expect(await sniffMedia(mediaChunk("x.png", 0, 5000, 1), "audio/mpeg")).toEqual({
+      contentType: "image/png",
+      ext: "png",
     });
   });
 
-  it("falls back to the URL's extension for a generic Content-Type", () => {
-    expect(mediaType("application/octet-stream", url("/a.mp3"))).toEqual({
-      contentType: "audio/mpeg",
-      ext: "mp3",
-    });
-    expect(mediaType(null, url("/clip.MP4"))).toEqual({ contentType: "video/mp4", ext: "mp4" });
+  it("takes an ID3-tagged MP3 for audio", async () => {
+    const head = new Uint8Array(SNIFF_BYTES);
+    head.set(Uint8Array.from([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xfb, 0x90, 0x64]));
+    expect(await sniffMedia(head, null)).toEqual({ contentType: "audio/mpeg", ext: "mp3" });
   });
 
-  it("uses a generic binary when neither says anything", () => {
-    expect(mediaType(null, url("/abcdef"))).toEqual({ contentType: "application/octet-stream", ext: "bin" });
+  it("judges a file shorter than the sniffing window by what there is", async () => {
+    expect(await sniffMedia(MEDIA_HEADERS.mp3 as Uint8Array, null)).toMatchObject({ ext: "mp3" });
+  });
+
+  it.each([
+    ["an HTML page", "<!DOCTYPE html><html><body>Link expired</body></html>", "text/html"],
+    ["an HTML page without doctype", "\n  <html lang=en><body>gone</body></html>", "text/html"],
+    ["an XML error", '<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>', "application/xml"],
+    ["an SVG", '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"],
+    [
+      "an SVG with a prolog",
+      '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>',
+      "image/svg+xml",
+    ],
+    ["JSON", '{"code":403,"msg":"expired"}', "application/json"],
+    ["text", "Link expired. Please try again.", "text/plain"],
+  ])("refuses %s as not_media, naming what it is", async (_case, body, detected) => {
+    const refusal = sniffMedia(text(body), "audio/mpeg");
+    await expect(refusal).rejects.toBeInstanceOf(PermanentError);
+    await expect(refusal).rejects.toThrow(`not_media: ${detected} (served as audio/mpeg)`);
+  });
+
+  it("refuses bare pattern bytes and other formats that are not media", async () => {
+    await expect(sniffMedia(patternChunk(0, SNIFF_BYTES, 5), null)).rejects.toThrow(
+      "not_media: unknown binary data",
+    );
+    const zip = Uint8Array.from([0x50, 0x4b, 0x03, 0x04, ...new Uint8Array(100)]);
+    await expect(sniffMedia(zip, null)).rejects.toThrow(/^not_media: application\/zip$/);
+    const pdf = text("%PDF-1.7\n%\u00e2\u00e3\n1 0 obj\n");
+    await expect(sniffMedia(pdf, "audio/mpeg")).rejects.toThrow(/^not_media: application\/pdf/);
   });
 });
 
@@ -32,14 +70,38 @@ describe("archive keys", () => {
     expect(mediaKey("music", "t1", "trk-1/audio", "mp3")).toBe("music/t1/trk-1/audio.mp3");
     expect(mediaKey("music", "t1", "trk-1/cover", "jpeg")).toBe("music/t1/trk-1/cover.jpeg");
     expect(mediaKey("separation", "t1", "drums", "mp3")).toBe("separation/t1/drums.mp3");
-    expect(mediaKey("video", "t1", "video", "webm")).toBe("video/t1/video.mp4");
+    expect(mediaKey("video", "t1", "video", "mp4")).toBe("video/t1/video.mp4");
+    expect(mediaKey("video", "t1", "video", "webm")).toBe("video/t1/video.webm");
+  });
+
+  it("never gives an asset the manifest's key, not even a stem named manifest", () => {
+    expect(MEDIA_EXTENSIONS).not.toContain("json");
+    for (const kind of ["music", "separation", "video"] as const) {
+      for (const ext of MEDIA_EXTENSIONS) {
+        for (const asset of ["manifest", "video", "manifest/audio", "manifest/cover"]) {
+          expect(mediaKey(kind, "t1", asset, ext)).not.toBe(manifestKey(kind, "t1"));
+        }
+      }
+    }
+    expect(mediaKey("separation", "t1", "manifest", "mp3")).toBe("separation/t1/manifest.mp3");
+    // @ts-expect-error json is no media extension, so the type refuses it; so does the function
+    expect(() => mediaKey("separation", "t1", "manifest", "json")).toThrow(/not an archived media extension/);
   });
 
   it.each([
     ["music/t1/trk-1/audio.mp3", true],
+    ["music/t1/trk-1/cover.jpeg", true],
     ["separation/t1/drums.mp3", true],
+    ["separation/t1/manifest.wav", true],
     ["video/t1/video.mp4", true],
+    ["video/t1/video.webm", true],
     ["music/t1/manifest.json", true],
+    ["separation/t1/manifest.json", true],
+    ["separation/t1/drums.json", false],
+    ["separation/t1/drums.html", false],
+    ["separation/t1/drums.svg", false],
+    ["separation/t1/drums.bin", false],
+    ["music/t1/trk-1/audio.html", false],
     ["music/../secrets", false],
     ["music/t1/trk-1/../../x.mp3", false],
     [".staging/t1/abc", false],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TaskUpdate, TrackInfo } from "../../src/providers/model";
-import { mergeTracks, mergeUpdate, STAGE_RANK, stateOfStage } from "../../src/tasks/merge";
+import { mergeTracks, mergeUpdate, STAGE_RANK, stateOfStage, urlSwitch } from "../../src/tasks/merge";
 
 const track = (id: string, fields: Partial<TrackInfo> = {}): TrackInfo => ({
   id,
@@ -84,5 +84,64 @@ describe("mergeTracks", () => {
       track("b", { title: "B" }),
       track("c"),
     ]);
+  });
+});
+
+describe("which URL an asset archives", () => {
+  const asset = (fields: Partial<Parameters<typeof urlSwitch>[0]> = {}) => ({
+    url: "https://cdn.example/a.mp3",
+    fallback_url: null,
+    using_fallback: 0,
+    url_rank: STAGE_RANK.first,
+    state: "queued" as const,
+    ...fields,
+  });
+  const spec = (url: string, fallbackUrl: string | null = null) => ({ url, fallbackUrl });
+  const B = "https://cdn.example/b.mp3";
+
+  it("lets complete replace first's URL, keeping the earlier one as the fallback", () => {
+    expect(urlSwitch(asset(), spec(B), STAGE_RANK.complete)).toEqual({
+      url: B,
+      fallbackUrl: "https://cdn.example/a.mp3",
+      effect: "keep",
+    });
+  });
+
+  it("prefers the update's own source twin as the fallback", () => {
+    expect(urlSwitch(asset(), spec(B, "https://cdn.example/b-src.mp3"), STAGE_RANK.complete)).toMatchObject({
+      fallbackUrl: "https://cdn.example/b-src.mp3",
+    });
+  });
+
+  it.each([
+    ["pending", "keep"],
+    ["queued", "keep"],
+    ["downloading", "supersede"],
+    ["stored", "requeue"],
+    ["failed", "requeue"],
+  ] as const)("for a %s asset: %s", (state, effect) => {
+    expect(urlSwitch(asset({ state }), spec(B), STAGE_RANK.complete)?.effect).toBe(effect);
+  });
+
+  it("does not fall back to a URL that already failed for good", () => {
+    expect(urlSwitch(asset({ state: "failed" }), spec(B), STAGE_RANK.complete)?.fallbackUrl).toBeNull();
+  });
+
+  it.each([
+    ["an equal rank", STAGE_RANK.first],
+    ["a lower rank", STAGE_RANK.text],
+  ])("changes nothing for %s", (_case, rank) => {
+    expect(urlSwitch(asset(), spec(B), rank)).toBeNull();
+  });
+
+  it("changes nothing when the URL is the same, or the twin the asset already moved to", () => {
+    expect(urlSwitch(asset(), spec("https://cdn.example/a.mp3"), STAGE_RANK.complete)).toBeNull();
+    const onTwin = asset({
+      url: "https://cdn.example/src.mp3",
+      fallback_url: "https://cdn.example/a.mp3",
+      using_fallback: 1,
+    });
+    expect(urlSwitch(onTwin, spec("https://cdn.example/a.mp3"), STAGE_RANK.complete)).toBeNull();
+    expect(urlSwitch(onTwin, spec("https://cdn.example/src.mp3"), STAGE_RANK.complete)).toBeNull();
   });
 });

@@ -52,3 +52,76 @@ describe("media URL policy", () => {
     expect(() => checkMediaUrl("http://evil.example/a.mp3", local)).toThrow(/only https/);
   });
 });
+
+describe("media URL policy against the probe's spellings", () => {
+  it.each([
+    // IPv4 in every notation the URL parser folds into a dotted quad
+    ["https://2130706433/a.mp3", /IP-literal/],
+    ["https://0177.0.0.1/a.mp3", /IP-literal/],
+    ["https://0x7f.0x0.0x0.0x1/a.mp3", /IP-literal/],
+    ["https://0x7f.1/a.mp3", /IP-literal/],
+    ["https://127.1/a.mp3", /IP-literal/],
+    ["https://0/a.mp3", /IP-literal/],
+    ["https://017700000001/a.mp3", /IP-literal/],
+    ["https://10.0.0.1/a.mp3", /IP-literal/],
+    ["https://192.168.1.1./a.mp3", /IP-literal/],
+    ["https://%31%32%37.0.0.1/a.mp3", /IP-literal/],
+    // IPv6 forms
+    ["https://[::]/a.mp3", /IP-literal/],
+    ["https://[0:0:0:0:0:0:0:1]/a.mp3", /IP-literal/],
+    ["https://[::ffff:127.0.0.1]/a.mp3", /IP-literal/],
+    ["https://[::ffff:7f00:1]/a.mp3", /IP-literal/],
+    ["https://[fd00::1]/a.mp3", /IP-literal/],
+    ["https://[fe80::1%25eth0]/a.mp3", /not a valid URL|IP-literal/],
+    ["https://[::1]:443/a.mp3", /IP-literal/],
+    // localhost spellings (not local development)
+    ["https://localhost/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://localhost./a.mp3", /not in MEDIA_HOSTS/],
+    ["https://LOCALHOST/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://localhost.suno.ai.evil.example/a.mp3", /not in MEDIA_HOSTS/],
+    // userinfo and delimiter tricks
+    ["https://suno.ai@evil.example/a.mp3", /credentials/],
+    ["https://suno.ai:443@evil.example/a.mp3", /credentials/],
+    ["https://evil.example#@suno.ai/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://evil.example?@suno.ai/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://evil.example\\@suno.ai/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://evil.example\\.suno.ai/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://evil.example%2f.suno.ai/a.mp3", /not a valid URL|not in MEDIA_HOSTS/],
+    ["https://suno.ai.evil.example/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://evilsuno.ai/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://suno.ai./a.mp3", /not in MEDIA_HOSTS/],
+    // encoded and look-alike hosts
+    ["https://%65vil.example/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://sun\u043e.ai/a.mp3", /not in MEDIA_HOSTS/],
+    ["https://xn--sun-xpd.ai/a.mp3", /not in MEDIA_HOSTS/],
+    // schemes
+    ["HTTP://musicfile.api.box/a.mp3", /only https/],
+    ["ws://musicfile.api.box/a.mp3", /only https/],
+    ["data:audio/mpeg;base64,AAAA", /only https/],
+    ["javascript:alert(1)", /only https/],
+    ["//musicfile.api.box/a.mp3", /not a valid URL/],
+  ])("refuses %s", (url, reason) => {
+    expect(() => checkMediaUrl(url, production)).toThrow(PermanentError);
+    expect(() => checkMediaUrl(url, production)).toThrow(reason);
+  });
+
+  it.each([
+    "http://localhost./a.mp3",
+    "http://127.0.0.1.nip.io/a.mp3",
+    "http://[::1]:9000/a.mp3",
+    "http://0.0.0.0:9000/a.mp3",
+    "https://127.0.0.2/a.mp3",
+  ])("does not take %s for local development's loopback", (url) => {
+    expect(() => checkMediaUrl(url, local)).toThrow(PermanentError);
+  });
+
+  it("reads a percent-encoded allowed host as that host (it is one)", () => {
+    expect(checkMediaUrl("https://%73uno.ai/a.mp3", production).hostname).toBe("suno.ai");
+  });
+
+  it("never echoes credentials in its refusal", () => {
+    expect(() => checkMediaUrl("https://alice:s3cret@[oops/a.mp3", production)).toThrow(
+      /^not a valid URL: https:\/\/\[oops\/a\.mp3$/,
+    );
+  });
+});
