@@ -41,6 +41,8 @@ const workers = (
     name,
     include,
     globalSetup: ["./test/global-setup.ts"],
+    // Every vi.spyOn is undone after its test.
+    restoreMocks: true,
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

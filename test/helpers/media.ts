@@ -1,77 +1,35 @@
 import { env } from "cloudflare:workers";
-import { patternSha256 } from "./pattern";
+import { atOrigin as rewriteAtOrigin } from "../../support/fixtures/rewrite";
+import { type MediaSpec, mediaUrl } from "../../support/media-url";
+import type { OriginLogEntry } from "../../support/origin";
+import { patternSha256 } from "../../support/pattern";
 
-export interface ServedFile {
-  size: number;
-  seed: number;
-}
-
-const ARCHIVED_URL_KEY = /^(?!stream_|source_stream_|origin_)[a-z_]*_url$/;
-const MIME_BY_EXT: Record<string, string> = {
-  mp3: "audio/mpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  mp4: "video/mp4",
-};
 let seedCounter = 1;
 
 /**
- * Rewrites every archivable media URL of a callback to the local origin, which serves pattern
- * bytes of a known size and seed. Returns the body and what each new URL serves, so tests can
- * check sizes and SHA-256 of what lands in R2. Stream URLs are left alone (never fetched).
+ * A fixture whose archivable media URLs serve pattern bytes from the local origin, each file of
+ * its own seed and `size` plus its seed bytes (so no two are alike), with what each URL serves.
  */
 export function atOrigin<T>(
   fixture: T,
-  options: { size?: number; chunked?: boolean; base?: string } = {},
-): { body: T; files: Map<string, ServedFile> } {
-  const files = new Map<string, ServedFile>();
-  const base = options.base ?? env.ORIGIN_URL;
-  const rewrite = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(rewrite);
-    if (!value || typeof value !== "object") return value;
-    return Object.fromEntries(
-      Object.entries(value).map(([key, inner]) => {
-        if (ARCHIVED_URL_KEY.test(key) && typeof inner === "string" && inner.startsWith("https://")) {
-          const name = new URL(inner).pathname.split("/").pop() || "file";
-          const ext = /\.([a-z0-9]+)$/.exec(name)?.[1] ?? "";
-          const file = { size: (options.size ?? 3000) + seedCounter, seed: seedCounter++ };
-          const query = new URLSearchParams({
-            size: String(file.size),
-            seed: String(file.seed),
-            cl: options.chunked ? "0" : "1",
-            type: MIME_BY_EXT[ext] ?? "application/octet-stream",
-          });
-          const url = `${base}/bytes/${name}?${query}`;
-          files.set(url, file);
-          return [key, url];
-        }
-        return [key, rewrite(inner)];
-      }),
-    );
-  };
-  return { body: rewrite(structuredClone(fixture)) as T, files };
+  options: { size?: number; chunked?: boolean; delayMs?: number } = {},
+) {
+  return rewriteAtOrigin(fixture, env.ORIGIN_URL, () => {
+    const seed = seedCounter++;
+    return { size: (options.size ?? 3000) + seed, seed, chunked: options.chunked, delayMs: options.delayMs };
+  });
 }
 
-export const expectedSha256 = (file: ServedFile) => patternSha256(file.size, file.seed);
+export const expectedSha256 = (file: { size: number; seed: number }) => patternSha256(file.size, file.seed);
 
 /** A URL on the local origin serving `size` pattern bytes. */
-export function originBytes(name: string, size: number, seed: number, extra: Record<string, string> = {}) {
-  const query = new URLSearchParams({ size: String(size), seed: String(seed), ...extra });
-  return `${env.ORIGIN_URL}/bytes/${name}?${query}`;
-}
-
-export interface OriginRequest {
-  method: string;
-  path: string;
-  query: string;
-  ua: string | null;
-  listener: "primary" | "alt";
-}
+export const originBytes = (name: string, size: number, seed: number, spec: Partial<MediaSpec> = {}) =>
+  mediaUrl(env.ORIGIN_URL, { name, size, seed, ...spec });
 
 /** Requests the origin received (optionally only paths with this prefix). */
-export async function originLog(pathPrefix = ""): Promise<OriginRequest[]> {
+export async function originLog(pathPrefix = ""): Promise<OriginLogEntry[]> {
   const response = await fetch(`${env.ORIGIN_URL}/__log?path=${encodeURIComponent(pathPrefix)}`);
-  return ((await response.json()) as { requests: OriginRequest[] }).requests;
+  return ((await response.json()) as { requests: OriginLogEntry[] }).requests;
 }
 
 /** How many GETs each origin URL (path + query) received. */

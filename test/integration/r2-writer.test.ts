@@ -7,8 +7,8 @@ import {
   type WriteRequest,
   writeMedia,
 } from "../../src/media/r2-writer";
+import { patternSha256, patternStream } from "../../support/pattern";
 import { r2Sha256 } from "../helpers/media";
-import { patternSha256, patternStream } from "../helpers/pattern";
 
 const MIB = 1024 * 1024;
 let seed = 7000;

@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { config } from "../../src/config";
 import { signMediaLink } from "../../src/read/media-links";
+import { patternChunk, patternSha256 } from "../../support/pattern";
 import { originBytes } from "../helpers/media";
-import { patternChunk, patternSha256 } from "../helpers/pattern";
 import { archiveUrl, seedQueuedAsset } from "../helpers/tasks";
 import { bearer, getStatus, request, uniqueId } from "../helpers/worker";
 

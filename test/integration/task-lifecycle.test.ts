@@ -2,8 +2,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { TaskStatus } from "../../src/tasks/status";
-import kieMusicComplete from "../fixtures/kie.music.complete.json";
-import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
+import kieMusicComplete from "../../support/fixtures/kie.music.complete.json";
+import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
 import { atOrigin, expectedSha256, originHits } from "../helpers/media";
 import { getStatus, postCallback, settled, uniqueId, waitForStatus, withTaskId } from "../helpers/worker";
 
@@ -228,14 +228,17 @@ describe("duplicate deliveries", () => {
 describe("the watchdog alarm", () => {
   it("is not left at the send lease's expiry once the send succeeded, and is cleared once archived", async () => {
     const taskId = uniqueId("alarm");
-    const { body } = atOrigin(withTaskId(kieMusicComplete, taskId));
+    // The origin answers only after 3 s, so the assets are still queued or downloading below.
+    const { body } = atOrigin(withTaskId(kieMusicComplete, taskId), { delayMs: 3000 });
     const before = Date.now();
     expect((await postCallback(body)).status).toBe(200);
     // Queued assets need the watchdog only after an hour, downloading ones after their 15-minute
     // lease; an alarm 30 s out would wake every task once for nothing.
     const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
     const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
-    if (alarm !== null) expect(alarm - before).toBeGreaterThan(10 * 60 * 1000);
+    expect((await getStatus(taskId)).archive.state).toBe("archiving");
+    expect(alarm).not.toBeNull();
+    expect((alarm as number) - before).toBeGreaterThan(10 * 60 * 1000);
     // Archived and finished: nothing left for the watchdog, so no alarm at all.
     expect((await waitForStatus(taskId, settled)).archive.state).toBe("archived");
     expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).toBeNull();
