@@ -1,5 +1,8 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+import { hideExpectedRuntimeNoise } from "./test/runtime-noise";
+
+hideExpectedRuntimeNoise();
 
 // wrangler's config reader warns about secrets it cannot find; the tests set their own below.
 process.env.API_TOKEN ??= "test-api-token";
