@@ -81,7 +81,8 @@ interface NodeCrypto {
 export async function patternSha256(size: number, seed: number): Promise<string> {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad size ${size}`);
   const pieces = function* () {
-    for (let offset = 0; offset < size; offset += MIB) yield patternChunk(offset, Math.min(MIB, size - offset), seed);
+    for (let offset = 0; offset < size; offset += MIB)
+      yield patternChunk(offset, Math.min(MIB, size - offset), seed);
   };
   const Digest = (crypto as { DigestStream?: typeof DigestStream }).DigestStream;
   if (Digest) {
@@ -89,10 +90,13 @@ export async function patternSha256(size: number, seed: number): Promise<string>
     const writer = stream.getWriter();
     for (const piece of pieces()) await writer.write(piece);
     await writer.close();
-    return [...new Uint8Array(await stream.digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+    return [...new Uint8Array(await stream.digest)]
+      .map((byte) => byte.toString(16).padStart(2, "0"))
+      .join("");
   }
-  const process = (globalThis as { process?: { getBuiltinModule(id: string): unknown } }).process;
-  const hash = (process?.getBuiltinModule("node:crypto") as NodeCrypto).createHash("sha256");
+  const node = (globalThis as { process?: { getBuiltinModule(id: string): unknown } }).process;
+  if (!node) throw new Error("patternSha256 needs crypto.DigestStream (workerd) or node:crypto (Node)");
+  const hash = (node.getBuiltinModule("node:crypto") as NodeCrypto).createHash("sha256");
   for (const piece of pieces()) hash.update(piece);
   return hash.digest("hex");
 }
