@@ -26,8 +26,6 @@
 // Provider scripts: a request to /provider/<path>?<query> takes the next answer queued under
 // "<path>?<query>", else under "<path>"; the last answer repeats; none → 404. Object bodies are
 // sent as JSON. The log records whether an Authorization header came (`auth`), never its value.
-//
-// Standalone: `npm run origin` (tools/origin.ts).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
