@@ -95,15 +95,8 @@ export const healthzRps = (level: AckLevel | FloorLevel) => (level.healthz.rps +
 /** The floor's ratio at a level: one new Durable Object + one row, against its own /healthz. */
 const floorRatio = (level: FloorLevel) => level.object.rps / healthzRps(level);
 
-/** The middle value (the mean of the two middle ones for an even count); null when empty. */
-function middle(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const half = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[half] as number)
-    : ((sorted[half - 1] as number) + (sorted[half] as number)) / 2;
-}
+/** The median, or null when there are no values. */
+const middle = (values: readonly number[]) => (values.length === 0 ? null : median(values));
 
 /** The baseline time of the archive comparison: the median of the Content-Length bare puts. */
 export function baselineMs(archive: ArchiveResult, bytes: number): number | null {

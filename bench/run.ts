@@ -81,41 +81,32 @@ const quick = values.quick ?? false;
 const sections = new Set((values.only ?? "ack,archive,time").split(",").map((s) => s.trim()));
 const outFile = values.out ?? (quick ? null : "BENCHMARKS.md");
 
+const full: Settings = {
+  quick: false,
+  ackRequests: 2_000,
+  ackMaxSeconds: 12,
+  ackDiagnosticLevel: 16,
+  ackWarmup: 200,
+  ackLevels: [1, 16, 64],
+  archiveSize: 300 * MIB,
+  archiveRounds: 3,
+  rssSmall: 100 * MIB,
+  rssLarge: 1024 * MIB,
+  sequentialTasks: 20,
+  burstTasks: 200,
+  burstConcurrency: 32,
+  burstTimeoutMs: 300_000,
+  sizes: { audio: 4 * MIB, cover: 200 * 1024 },
+};
 const settings: Settings = quick
   ? {
+      ...full,
       quick,
-      ackRequests: 300,
-      ackMaxSeconds: 10,
-      ackDiagnosticLevel: 16,
-      ackWarmup: 100,
-      ackLevels: [1, 16, 64],
-      archiveSize: 48 * MIB,
-      archiveRounds: 1,
-      rssSmall: 16 * MIB,
-      rssLarge: 96 * MIB,
-      sequentialTasks: 5,
-      burstTasks: 20,
-      burstConcurrency: 8,
+      ...{ ackRequests: 300, ackMaxSeconds: 10, ackWarmup: 100, archiveSize: 48 * MIB, archiveRounds: 1 },
+      ...{ rssSmall: 16 * MIB, rssLarge: 96 * MIB, sequentialTasks: 5, burstTasks: 20, burstConcurrency: 8 },
       burstTimeoutMs: 120_000,
-      sizes: { audio: 4 * MIB, cover: 200 * 1024 },
     }
-  : {
-      quick,
-      ackRequests: 2_000,
-      ackMaxSeconds: 12,
-      ackDiagnosticLevel: 16,
-      ackWarmup: 200,
-      ackLevels: [1, 16, 64],
-      archiveSize: 300 * MIB,
-      archiveRounds: 3,
-      rssSmall: 100 * MIB,
-      rssLarge: 1024 * MIB,
-      sequentialTasks: 20,
-      burstTasks: 200,
-      burstConcurrency: 32,
-      burstTimeoutMs: 300_000,
-      sizes: { audio: 4 * MIB, cover: 200 * 1024 },
-    };
+  : full;
 
 const version = (path: string) => {
   for (const candidate of [
