@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
-import { hideExpectedRuntimeNoise } from "./test/runtime-noise";
+import { hideExpectedRuntimeNoise } from "./test/runtime-noise.ts";
 
 hideExpectedRuntimeNoise();
 
