@@ -1,5 +1,8 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+import { hideExpectedRuntimeNoise } from "./test/runtime-noise.ts";
+
+hideExpectedRuntimeNoise();
 
 // wrangler's config reader warns about secrets it cannot find; the tests set their own below.
 process.env.API_TOKEN ??= "test-api-token";
@@ -41,6 +44,8 @@ const workers = (
     name,
     include,
     globalSetup: ["./test/global-setup.ts"],
+    // Every vi.spyOn is undone after its test.
+    restoreMocks: true,
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

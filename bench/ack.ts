@@ -17,16 +17,11 @@
 // per request (from /proc), which says where the time goes on a machine where everything competes.
 
 import autocannon from "autocannon";
-import {
-  CALLBACK_TOKEN,
-  mapLimit,
-  mediaUrl,
-  percentile,
-  progress,
-  type Receiver,
-  sleep,
-  videoCallback,
-} from "./receiver.ts";
+import type { Client } from "../support/client.ts";
+import { DEV_VARS } from "../support/dev-vars.ts";
+import { mediaUrl } from "../support/media-url.ts";
+import { post, videoCallback } from "./callbacks.ts";
+import { mapLimit, percentile, progress, sleep } from "./measure.ts";
 import { cpuMs, type WorkerdPids } from "./workerd.ts";
 
 export type Route = "healthz" | "distinct" | "duplicate" | "no-assets" | "object";
@@ -71,7 +66,7 @@ export interface AckLevel {
 }
 
 export interface AckOptions {
-  receiver: Receiver;
+  receiver: Client;
   originUrl: string;
   runId: string;
   pids: WorkerdPids;
@@ -184,7 +179,7 @@ function load(url: string, pids: WorkerdPids, spec: LoadSpec): Promise<LoadResul
 }
 
 /** Waits until every acked task's archive has settled; counts the archived ones. */
-async function drain(receiver: Receiver, pids: WorkerdPids, taskIds: string[], timeoutMs: number) {
+async function drain(receiver: Client, pids: WorkerdPids, taskIds: string[], timeoutMs: number) {
   const started = performance.now();
   const deadline = started + timeoutMs;
   // Messages are consumed in the order they were sent, so the last acked tasks settle last.
@@ -203,7 +198,7 @@ async function drain(receiver: Receiver, pids: WorkerdPids, taskIds: string[], t
     const states = await mapLimit(
       pending,
       16,
-      async (taskId) => (await receiver.status(taskId))?.archive.state,
+      async (taskId) => (await receiver.status(taskId, { timeoutMs: 180_000 }))?.archive.state,
     );
     const still: string[] = [];
     states.forEach((state, index) => {
@@ -219,14 +214,8 @@ async function drain(receiver: Receiver, pids: WorkerdPids, taskIds: string[], t
 
 export async function runAck(options: AckOptions): Promise<AckLevel[]> {
   const { receiver, originUrl, runId, pids } = options;
-  const tinyFile = mediaUrl(originUrl, {
-    name: "ack.mp4",
-    size: 1024,
-    seed: 1,
-    contentLength: true,
-    type: "video/mp4",
-  });
-  const callbackPath = `/callbacks?token=${CALLBACK_TOKEN}`;
+  const tinyFile = mediaUrl(originUrl, { name: "ack.mp4", size: 1024, seed: 1, type: "video/mp4" });
+  const callbackPath = `/callbacks?token=${DEV_VARS.CALLBACK_TOKENS}`;
   let counter = 0;
   const distinctBody = (prefix: string) => () =>
     JSON.stringify(videoCallback(`ack-${runId}-${prefix}-${++counter}`, tinyFile));
@@ -275,7 +264,7 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
     // The duplicate: recorded and archived once first, then the same body over and over.
     const dupId = `ack-${runId}-dup-c${connections}`;
     const dupBody = JSON.stringify(videoCallback(dupId, tinyFile));
-    const first = await receiver.postCallback(JSON.parse(dupBody));
+    const first = await post(receiver, JSON.parse(dupBody));
     if (first.status !== 200) throw new Error(`the duplicate's first delivery answered ${first.status}`);
     await receiver.waitSettled(dupId, { intervalMs: 100, timeoutMs: 30_000 });
     progress(`ack: ${connections} connection(s), POST /callbacks, the same callback (${bound})`);

@@ -1,6 +1,6 @@
 // Archive path: one large file from the local origin through the real consumer, against a bare
-// `fetch` then `R2.put(body)` in the same dev server (POST /__bench/baseline-put, only with
-// BENCH_BASELINE=true), while sampling the RSS of the workerd process that runs the Worker.
+// `fetch` then `R2.put(body)` (bench/baseline, a Worker of its own on its own `wrangler dev`),
+// while sampling the RSS of the workerd process that runs the Worker concerned.
 //
 // The comparison runs in interleaved rounds of [bare put with Content-Length, consumer with
 // Content-Length, consumer chunked], each run with its own seed, so that drift of the machine
@@ -10,14 +10,16 @@
 //
 // The consumer's run is a video callback; the clock runs from its 200 until `GET /tasks/:id`
 // shows `archive.state = "archived"` (polled every 100 ms), so it includes the queue's delivery
-// and the claim. The consumer writes each file once, straight to its archive key, and the asset's
-// `timings` split its own time into `downloadMs` (from the response to its last byte: download +
-// SHA-256 + streaming into R2) and `publishMs` (from the last byte until R2 committed the object).
-// Every run also asks GET /healthz every 100 ms and keeps the slowest answer: whether the Worker
-// stays responsive while it moves the bytes.
+// and the claim. The asset's `timings` split the consumer's own time into `downloadMs` (from the
+// response to its last byte: download + SHA-256 + streaming into R2) and `publishMs` (from the
+// last byte until R2 committed the object). Every run also asks the Worker's GET /healthz every
+// 100 ms and keeps the slowest answer: whether the Worker stays responsive while it moves bytes.
 
-import { mediaSha256 } from "../test/helpers/pattern.ts";
-import { MIB, mediaUrl, progress, type Receiver, sleep, videoCallback } from "./receiver.ts";
+import type { Client } from "../support/client.ts";
+import { mediaUrl } from "../support/media-url.ts";
+import { mediaSha256 } from "../support/pattern.ts";
+import { post, videoCallback } from "./callbacks.ts";
+import { MIB, progress, sleep } from "./measure.ts";
 import { type RssWindow, withRss } from "./workerd.ts";
 
 export interface BaselineRun {
@@ -60,17 +62,28 @@ export interface ArchiveResult {
   rssAtStart: number;
   /** Rounds of the comparison; absent in older files (one consumer run per kind). */
   rounds?: number;
+  /** The unmeasured first transfer through each Worker (absent in older files). */
+  warmup?: { baseline: BaselineRun; consumer: ConsumerRun };
   baselines: BaselineRun[];
   consumer: ConsumerRun[];
   /** Runs that could not be measured at all. */
   errors: string[];
 }
 
+/** A Worker under measurement: its base URL and the pid of the workerd that runs it. */
+export interface Target {
+  url: string;
+  pid: number;
+}
+
 export interface ArchiveOptions {
-  receiver: Receiver;
+  receiver: Client;
+  /** The workerd of the receiver. */
+  receiverPid: number;
+  /** The bare fetch + put Worker. */
+  baseline: Target;
   originUrl: string;
   runId: string;
-  workerdPid: number;
   /** The comparison size (300 MiB). */
   size: number;
   /** Interleaved rounds of [bare put Content-Length, consumer Content-Length, consumer chunked]. */
@@ -78,8 +91,6 @@ export interface ArchiveOptions {
   /** The memory pair (100 MiB and 1 GiB). */
   small: number;
   large: number;
-  /** wrangler's recent output, where the Worker logs why a request failed. */
-  serverOutput?: () => string;
 }
 
 /** Runs `work` while asking GET /healthz every 100 ms; resolves with the slowest answer too. */
@@ -111,32 +122,20 @@ async function whileProbing<T>(
   }
 }
 
-/** The `error` of the last `request_failed` line the Worker logged, if any. */
-function lastRequestFailure(output: string): string | null {
-  const lines = output.match(/\{"event":"request_failed"[^\n]*\}/g);
-  if (!lines) return null;
-  try {
-    return (JSON.parse(lines[lines.length - 1] as string) as { error?: string }).error ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /**
- * One measured transfer of `size` pattern bytes from the origin: announces it, then runs `work`
- * with the origin URL while sampling the Worker's RSS and probing GET /healthz.
+ * One measured transfer of pattern bytes from the origin: announces it, then runs `work` with the
+ * origin URL while sampling the target's RSS and probing its GET /healthz.
  */
 async function measure<T>(
-  options: ArchiveOptions,
+  target: Target,
   label: string,
-  file: { name: string; size: number; seed: number; contentLength: boolean },
+  file: { name: string; size: number; seed: number; chunked: boolean },
   work: (url: string) => Promise<T>,
+  originUrl: string,
 ): Promise<{ value: T; slowestHealthzMs: number; rss: RssWindow }> {
-  const url = mediaUrl(options.originUrl, { ...file, type: "video/mp4" });
+  const url = mediaUrl(originUrl, { ...file, type: "video/mp4" });
   progress(`archive: ${label}`);
-  const { result, rss } = await withRss(options.workerdPid, () =>
-    whileProbing(options.receiver.url, () => work(url)),
-  );
+  const { result, rss } = await withRss(target.pid, () => whileProbing(target.url, () => work(url)));
   return { ...result, rss };
 }
 
@@ -147,36 +146,24 @@ async function baseline(
   contentLength: boolean,
   seed: number,
 ): Promise<BaselineRun> {
-  const {
-    value: result,
-    slowestHealthzMs,
-    rss,
-  } = await measure(options, label, { name: "baseline.bin", size, seed, contentLength }, async (url) => {
-    const response = await fetch(
-      `${options.receiver.url}/__bench/baseline-put?url=${encodeURIComponent(url)}`,
-      {
+  const file = { name: "baseline.bin", size, seed, chunked: !contentLength };
+  const { value, slowestHealthzMs, rss } = await measure(
+    options.baseline,
+    label,
+    file,
+    async (url) => {
+      const response = await fetch(`${options.baseline.url}/put?url=${encodeURIComponent(url)}`, {
         method: "POST",
         signal: AbortSignal.timeout(600_000),
-      },
-    );
-    const text = await response.text();
-    if (response.status !== 200) {
-      let logged: string | null = null;
-      // The log line reaches wrangler's output a moment after the response.
-      for (let i = 0; i < 10 && options.serverOutput && !logged; i++) {
-        await sleep(100);
-        logged = lastRequestFailure(options.serverOutput());
-      }
-      return {
-        ms: null,
-        error: `HTTP ${response.status}${logged ? `, the Worker logged: ${logged}` : `: ${text.slice(0, 200)}`}`,
-      };
-    }
-    const body = JSON.parse(text) as { bytes: number; ms: number };
-    if (body.bytes !== size) return { ms: null, error: `stored ${body.bytes} of ${size} bytes` };
-    return { ms: body.ms, error: null };
-  });
-  return { label, bytes: size, contentLength, ...result, slowestHealthzMs, rss };
+      });
+      const body = (await response.json()) as { bytes: number; ms: number } | { error: string };
+      if ("error" in body) return { ms: null, error: `HTTP ${response.status}: ${body.error}` };
+      if (body.bytes !== size) return { ms: null, error: `stored ${body.bytes} of ${size} bytes` };
+      return { ms: body.ms, error: null };
+    },
+    options.originUrl,
+  );
+  return { label, bytes: size, contentLength, ...value, slowestHealthzMs, rss };
 }
 
 async function throughConsumer(
@@ -188,18 +175,28 @@ async function throughConsumer(
 ): Promise<ConsumerRun> {
   const { receiver } = options;
   const taskId = `arch-${options.runId}-${label.replace(/[^A-Za-z0-9]+/g, "-")}`;
+  const target = { url: receiver.url, pid: options.receiverPid };
+  const file = { name: "video.mp4", size, seed, chunked: !contentLength };
   const {
     value: result,
     slowestHealthzMs,
     rss,
-  } = await measure(options, label, { name: "video.mp4", size, seed, contentLength }, async (url) => {
-    const posted = await receiver.postCallback(videoCallback(taskId, url));
-    const acked = performance.now();
-    if (posted.status !== 200) throw new Error(`the callback answered ${posted.status}: ${posted.text}`);
-    const timeoutMs = Math.max(120_000, (size / MIB) * 1000); // at least 1 MiB/s
-    const settled = await receiver.waitSettled(taskId, { intervalMs: 100, timeoutMs });
-    return { settled, endToEndMs: settled.at - acked };
-  });
+  } = await measure(
+    target,
+    label,
+    file,
+    async (url) => {
+      const posted = await post(receiver, videoCallback(taskId, url));
+      const acked = performance.now();
+      if (posted.status !== 200) throw new Error(`the callback answered ${posted.status}: ${posted.text}`);
+      const timeoutMs = Math.max(120_000, (size / MIB) * 1000); // at least 1 MiB/s
+      // A long status timeout on purpose: while the local runtime copies a large object it may
+      // answer nothing for a while, and that stall is measured, not treated as an error.
+      const settled = await receiver.waitSettled(taskId, { intervalMs: 100, timeoutMs });
+      return { settled, endToEndMs: settled.at - acked };
+    },
+    options.originUrl,
+  );
   const asset = result.settled.status?.assets[0];
   const archived = result.settled.status?.archive.state === "archived";
   let sha256Ok: boolean | null = null;
@@ -228,7 +225,7 @@ export async function runArchive(options: ArchiveOptions): Promise<ArchiveResult
   const { size, small, large } = options;
   const rounds = Math.max(1, options.rounds);
   const mib = (bytes: number) => (bytes >= 1024 * MIB ? `${bytes / 1024 / MIB} GiB` : `${bytes / MIB} MiB`);
-  const rssAtStart = (await withRss(options.workerdPid, async () => null)).rss.before;
+  const rssAtStart = (await withRss(options.receiverPid, async () => null)).rss.before;
   const baselines: BaselineRun[] = [];
   const consumer: ConsumerRun[] = [];
   const errors: string[] = [];
@@ -253,6 +250,13 @@ export async function runArchive(options: ArchiveOptions): Promise<ArchiveResult
       async () => ({ ...(await throughConsumer(options, label, bytes, contentLength, seed)), round }),
       consumer,
     );
+  // A freshly started runtime moves its first large file slower than the next ones (and keeps
+  // the memory it took for it): both Workers get one transfer before anything is measured.
+  const warm = Math.min(size, 64 * MIB);
+  const warmup = {
+    baseline: await baseline(options, `warm-up: bare fetch + put, ${mib(warm)}`, warm, true, 1),
+    consumer: await throughConsumer(options, `warm-up: consumer ${mib(warm)}`, warm, true, 2),
+  };
   // Interleaved rounds, each run with its own seed: drift of the machine during the section
   // reaches the baseline and both consumer kinds alike, and the report takes medians.
   for (let round = 1; round <= rounds; round++) {
@@ -266,5 +270,5 @@ export async function runArchive(options: ArchiveOptions): Promise<ArchiveResult
   await bare(`bare fetch + put, ${mib(size)}, chunked`, size, false, 11);
   await real(`consumer ${mib(small)} Content-Length`, small, true, 23);
   await real(`consumer ${mib(large)} Content-Length`, large, true, 24);
-  return { rssAtStart, rounds, baselines, consumer, errors };
+  return { rssAtStart, rounds, warmup, baselines, consumer, errors };
 }

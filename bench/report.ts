@@ -1,9 +1,12 @@
-// Turns the measurements into one table (Markdown, printed and written to BENCHMARKS.md), the
-// verdict on each target, what bounds each figure, and the notes that explain the ratios.
+// Turns the measurements into one table (Markdown, printed and written to BENCHMARKS.md) and the
+// verdict on each target, and fills the report's prose (bench/report.md) with the figures it
+// cites: what bounds each figure, and the notes that explain the ratios.
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { AckLevel, FloorLevel, LoadResult } from "./ack.ts";
 import type { ArchiveResult, ConsumerRun } from "./archive.ts";
-import { MIB, median, percentile } from "./receiver.ts";
+import { MIB, median, percentile } from "./measure.ts";
 import type { BurstResult, SequentialResult } from "./time-to-archive.ts";
 
 export interface Machine {
@@ -92,15 +95,8 @@ export const healthzRps = (level: AckLevel | FloorLevel) => (level.healthz.rps +
 /** The floor's ratio at a level: one new Durable Object + one row, against its own /healthz. */
 const floorRatio = (level: FloorLevel) => level.object.rps / healthzRps(level);
 
-/** The middle value (the mean of the two middle ones for an even count); null when empty. */
-function middle(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const half = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[half] as number)
-    : ((sorted[half - 1] as number) + (sorted[half] as number)) / 2;
-}
+/** The median, or null when there are no values. */
+const middle = (values: readonly number[]) => (values.length === 0 ? null : median(values));
 
 /** The baseline time of the archive comparison: the median of the Content-Length bare puts. */
 export function baselineMs(archive: ArchiveResult, bytes: number): number | null {
@@ -470,159 +466,208 @@ export function markdownTable(rows: Row[]): string {
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
-function boundsSection(report: Report): string {
-  const s = report.settings;
-  const rounds = report.archive?.rounds ?? s.archiveRounds ?? 1;
-  return [
-    "- **Everything** runs on one machine over loopback: the load generator (autocannon, in the bench's own Node process), the media origin (test/helpers/origin.ts, the same process) and `wrangler dev` (its Node process and two workerd processes) share the cores listed above, so every figure includes that contention, and absolute figures vary from run to run by tens of percent; the ratios, measured minutes apart on the same server, are the figures to compare. Each section gets a freshly started `wrangler dev` with its own port and a new temporary persistence folder, deleted when it stops.",
-    `- **Ack rows**: each run ends after ${int(s.ackRequests)} requests or ${s.ackMaxSeconds} s, whichever comes first (the Bound column says which and how many), pipelining 1, 30 s request timeout, after a warm-up of ${int(s.ackWarmup)} requests per route at 16 connections. At each level GET /healthz runs first and again last, and the ratios use the mean of the two. Requests/s is completed requests ÷ wall time of the run; p50/p99 are computed from every response's latency (float ms). CPU/req is the CPU time (user + system, /proc) the Worker's workerd and wrangler's proxy workerd used during the run, divided by its requests. The distinct-task callbacks are video callbacks whose file is 1 KiB on the local origin: the consumer archives them *while* the run goes on (real work competing for the same cores); the backlog is then drained and every acked task is checked to be archived before the duplicate run and the next level start.`,
-    `- **Archive rows**: one file per run, pattern bytes from the local origin, each run with its own seed. The ${size(s.archiveSize)} comparison runs ${rounds > 1 ? `in ${rounds} interleaved rounds of [bare put with Content-Length, consumer with Content-Length, consumer chunked], so that drift of the machine reaches all three alike` : "once: bare put with Content-Length, consumer with Content-Length, consumer chunked"}; the baseline is \`POST /__bench/baseline-put\` (bare \`fetch\` then \`R2.put(body)\`, no checks, no hash)${rounds > 1 ? ", and each consumer run is divided by the bare put of its own round, measured just before it (the machine's speed drifts by tens of percent between rounds, and both runs of a round drift together); the per-round rows are the single runs, and each kind's summary rows give the median of each figure and of the per-round ratios (the target uses the median ratio)" : ", and the ratios divide by that bare put"}. The consumer writes each file once, straight to its archive key; \`downloadMs\` (from the origin's response to its last byte: download + SHA-256 + streaming into R2) and \`publishMs\` (from the last byte until R2 committed the object: the tail of the put, or the multipart upload's \`complete\`) come from the asset's \`timings\` in the status JSON; end to end is from the callback's 200 until \`archive.state = "archived"\` was seen (polled every 100 ms), so it also contains the queue's delivery, the claim RPC and up to 100 ms of polling. The SHA-256 the task recorded (status JSON \`assets[].sha256\`) is compared with the expected digest of the pattern after the clock stops. RSS is VmRSS of the workerd process that runs the Worker (not the proxy workerd), sampled every 100 ms; "before" is just before the request.`,
-    `- **Time to archive**: music \`complete\` callbacks shaped like test/fixtures/kie.music.complete.json, 2 tracks × (${size(s.sizes.audio)} audio + ${size(s.sizes.cover)} cover), all served with Content-Length. Sequential: ${s.sequentialTasks} tasks, one at a time, polled every 50 ms. Burst: ${s.burstTasks} tasks' callbacks with ${s.burstConcurrency} in flight, then polled until all settle or ${secs(s.burstTimeoutMs)} pass — each round (250 ms apart, 4 requests in flight) asks about the 16 oldest unsettled tasks, every 20th round about all of them, because each status request costs the Worker CPU that the consumer needs; "all archived in" runs from the first callback sent to the round in which the last task was seen archived. Status polling (every 50/100 ms in the sequential and archive rows) costs the Worker a few ms of CPU per request, included in those figures.`,
-    "- **Local, not production**: miniflare's local Queue hands the consumer one batch at a time (`max_batch_size = 4`, so at most 4 files in flight); with `max_batch_timeout = 0` it delivers without waiting for a batch to fill; production queues scale consumers out. Local R2 (miniflare) stores objects as files, passes every put through a JavaScript TransformStream that computes MD5 (plus SHA-256 when asked to verify), and reassembles a multipart object's parts in JavaScript when it is read; all of it runs in the same workerd process as the Worker. The deployed 128 MB isolate memory limit cannot be measured locally.",
-  ].join("\n");
+type View = { [key: string]: unknown };
+
+/**
+ * Fills a Markdown template: `{{path}}` is a value (`{{.}}` the current item); `{{#path}}…{{/path}}`
+ * is shown when the value is truthy, once per item for a list (with the item as context), and
+ * `{{^path}}…{{/path}}` when it is not. A path is looked up from the innermost context outwards. A
+ * section tag alone on its line takes the line's end with it.
+ */
+export function render(template: string, view: View): string {
+  const lookup = (path: string, stack: unknown[]): unknown => {
+    if (path === ".") return stack[0];
+    for (const context of stack) {
+      let value: unknown = context;
+      for (const part of path.split(".")) value = (value as View | null)?.[part];
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
+  const fill = (text: string, stack: unknown[]): string =>
+    text
+      .replace(
+        /\{\{([#^])([\w.]+)\}\}([\s\S]*?)\{\{\/\2\}\}/g,
+        (_, kind: string, path: string, body: string) => {
+          const value = lookup(path, stack);
+          const items = Array.isArray(value) ? value : value ? [value] : [];
+          if (kind === "^") return items.length ? "" : fill(body, stack);
+          return items.map((item) => fill(body, [item, ...stack])).join("");
+        },
+      )
+      .replace(/\{\{([\w.]+)\}\}/g, (_, path: string) => {
+        const value = lookup(path, stack);
+        if (value === undefined || value === null) throw new Error(`report.md: no value for {{${path}}}`);
+        return String(value);
+      });
+  return fill(template.replace(/^(\{\{[#^/][\w.]+\}\})\n/gm, "$1"), [view]);
 }
 
-function notesSection(report: Report): string {
-  const notes: string[] = [];
+/** The figures the notes of report.md cite; a note whose entry is null is left out. */
+function notes(report: Report): View {
   const archive = report.archive;
-  const base = archive ? baselineMs(archive, report.settings.archiveSize) : null;
+  const s = report.settings;
+  const base = archive ? baselineMs(archive, s.archiveSize) : null;
+  const view: View = {};
   if (archive && base !== null) {
-    const kinds = consumerKinds(archive, report.settings.archiveSize);
-    for (const k of kinds) {
+    const kinds = consumerKinds(archive, s.archiveSize);
+    view.archive = true;
+    view.kinds = kinds.flatMap((k) => {
       const { endToEndMs, downloadMs, publishMs, restMs } = k;
-      if (endToEndMs === null || downloadMs === null || publishMs === null || restMs === null) continue;
-      const n = k.measured.length;
-      notes.push(
-        `- ${k.contentLength ? "Content-Length" : "Chunked"} ${size(report.settings.archiveSize)}${n > 1 ? ` (medians of ${n} runs)` : ""}: end to end ${ratio(k.endToEndRatio ?? base / endToEndMs)}× the bare put. Of its ${secs(endToEndMs)}, the download phase (reading the body, hashing it, streaming it into R2) took ${secs(downloadMs)}, ${ratio(k.downloadRatio ?? base / downloadMs)}× the bare put's rate; R2 committed the object ${commitMs(publishMs)} after the last byte; the queue's delivery, the claim and the status polling took the remaining ${secs(restMs)}.`,
-      );
-    }
-    notes.push(
-      "- The consumer writes each file once, straight to its archive key (a streamed put with a known length, a multipart upload without one); R2 creates the object only when its last byte is in. The SHA-256 is computed while streaming and recorded by the task's Durable Object (status JSON `assets[].sha256` and the manifest); the object's custom metadata holds the task id, the asset and the source URL. The earlier design carried the SHA-256 in the object's custom metadata, which R2 takes only when an object is created, while a streamed body's hash is known only after its last byte: it staged the bytes while hashing, then copied them to the archive key with the hash, R2 verifying the copy. That crossed R2 twice, and measured 0.41× (Content-Length) and 0.27× (chunked) the bare put end to end in the previous BENCHMARKS.md, so it was dropped.",
-    );
-    const fixedKind = kinds.find((k) => k.contentLength && k.downloadMs !== null);
-    if (fixedKind) {
-      notes.push(
-        `- What remains between the consumer's download phase (${ratio(fixedKind.downloadRatio ?? base / (fixedKind.downloadMs as number))}× the bare put with Content-Length) and the bare put, which hands the response body to R2 untouched: the consumer reads the body in a JavaScript loop, hashes every chunk with SHA-256 and writes it on, and locally that runs on the same workerd thread as local R2's own JavaScript TransformStream that computes MD5 over every put, the bare one's too.`,
-      );
-    }
+      if (endToEndMs === null || downloadMs === null || publishMs === null || restMs === null) return [];
+      return [
+        {
+          name: k.contentLength ? "Content-Length" : "Chunked",
+          size: size(s.archiveSize),
+          runs: k.measured.length > 1 ? k.measured.length : null,
+          endToEndRatio: ratio(k.endToEndRatio ?? base / endToEndMs),
+          endToEnd: secs(endToEndMs),
+          download: secs(downloadMs),
+          downloadRatio: ratio(k.downloadRatio ?? base / downloadMs),
+          publish: commitMs(publishMs),
+          rest: secs(restMs),
+        },
+      ];
+    });
+    const fixed = kinds.find((k) => k.contentLength && k.downloadMs !== null);
+    const chunked = kinds.find((k) => !k.contentLength && k.downloadMs !== null);
+    const downloadRatio = (k: ConsumerKind) => ratio(k.downloadRatio ?? base / (k.downloadMs as number));
+    if (fixed) view.fixed = { ratio: downloadRatio(fixed) };
     const lone = archive.consumer.filter((r) => r.archived && r.downloadMs !== null && r.publishMs !== null);
     if (lone.length) {
       const waits = lone.map((r) => r.endToEndMs - (r.downloadMs as number) - (r.publishMs as number));
-      notes.push(
-        `- The rest of the end-to-end time (${secs(Math.min(...waits))}–${secs(Math.max(...waits))} per file) is the queue's delivery of the message, the claim RPC and up to 100 ms of status polling.`,
-      );
+      view.waits = { min: secs(Math.min(...waits)), max: secs(Math.max(...waits)) };
+    }
+    const firstBare = archive.warmup?.baseline ?? archive.baselines[0];
+    const firstReal = archive.warmup?.consumer ?? archive.consumer[0];
+    const memoryRuns = archive.consumer.filter((r) => r.bytes !== s.archiveSize);
+    if (firstBare && firstReal && memoryRuns.length) {
+      view.memory = {
+        first: archive.warmup ? "the warm-up transfers" : "the first transfers",
+        bareBefore: mb(firstBare.rss.before),
+        barePeak: mb(firstBare.rss.peak),
+        firstBefore: mb(firstReal.rss.before),
+        firstPeak: mb(firstReal.rss.peak),
+        later: memoryRuns
+          .map((r) => `${size(r.bytes)} run added ${mb(r.rss.peak - r.rss.before)}`)
+          .join(" and the "),
+      };
     }
     const stalled = archive.consumer.reduce<ConsumerRun | null>(
       (worst, r) => (worst === null || r.slowestHealthzMs > worst.slowestHealthzMs ? r : worst),
       null,
     );
-    const firstBare = archive.baselines[0];
-    const firstReal = archive.consumer[0];
-    const memoryRuns = archive.consumer.filter((r) => r.bytes !== report.settings.archiveSize);
-    if (firstBare && firstReal && memoryRuns.length) {
-      notes.push(
-        `- Memory: on the freshly started server the first large transfers raise the runtime's RSS (bare put ${mb(firstBare.rss.before)} → ${mb(firstBare.rss.peak)}, then the first consumer run ${mb(firstReal.rss.before)} → ${mb(firstReal.rss.peak)}) and it stays there: that is V8 and allocator memory kept after the first big transfers, not buffering per file, since the later ${memoryRuns.map((r) => `${size(r.bytes)} run added ${mb(r.rss.peak - r.rss.before)}`).join(" and the ")}. The memory rows therefore run after the others, on a warm server, and compare growth within each run.`,
-      );
-    }
-    const bareWorst = Math.max(0, ...archive.baselines.map((b) => b.slowestHealthzMs));
+    const bareWorst = secs(Math.max(0, ...archive.baselines.map((b) => b.slowestHealthzMs)));
     const stalls = archive.consumer.filter((r) => r.slowestHealthzMs > 2000);
-    const calm = archive.consumer.filter((r) => r.slowestHealthzMs <= 2000);
+    const list = (runs: ConsumerRun[]) =>
+      runs.map((r) => `${r.label} (${secs(r.slowestHealthzMs)})`).join(", ");
     if (stalled && stalls.length > 0) {
-      notes.push(
-        `- The local runtime did not always answer other requests while the consumer moved a file: during the ${stalled.label} run, GET /healthz once took ${secs(stalled.slowestHealthzMs)} (its download phase took ${secs(stalled.downloadMs ?? 0)}, R2's commit ${commitMs(stalled.publishMs ?? 0)}). Consumer runs with a stall over 2 s: ${stalls.map((r) => `${r.label} (${secs(r.slowestHealthzMs)})`).join(", ")}${calm.length ? `; without: ${calm.map((r) => `${r.label} (${secs(r.slowestHealthzMs)})`).join(", ")}` : ""}. During the bare fetch + put runs it never took more than ${secs(bareWorst)}.`,
-      );
+      view.stalls = {
+        label: stalled.label,
+        slowest: secs(stalled.slowestHealthzMs),
+        download: secs(stalled.downloadMs ?? 0),
+        publish: commitMs(stalled.publishMs ?? 0),
+        stalls: list(stalls),
+        calm: list(archive.consumer.filter((r) => r.slowestHealthzMs <= 2000)),
+        bareWorst,
+      };
     } else if (stalled) {
-      notes.push(
-        `- The Worker stayed responsive while it moved the bytes: the slowest GET /healthz answer was ${secs(stalled.slowestHealthzMs)} during the consumer's runs (${stalled.label}) and ${secs(bareWorst)} during the bare fetch + put runs.`,
-      );
+      view.responsive = { slowest: secs(stalled.slowestHealthzMs), label: stalled.label, bareWorst };
     }
-    const chunkedKind = kinds.find((k) => !k.contentLength && k.downloadMs !== null);
-    if (chunkedKind && fixedKind) {
-      const [chunkedMs, fixedMs] = [chunkedKind.downloadMs as number, fixedKind.downloadMs as number];
-      notes.push(
-        `- Without Content-Length the download phase took ${secs(chunkedMs)} against ${secs(fixedMs)} with it${chunkedKind.measured.length > 1 || fixedKind.measured.length > 1 ? " (medians)" : ""}, ${ratio(chunkedKind.downloadRatio ?? base / chunkedMs)}× and ${ratio(fixedKind.downloadRatio ?? base / fixedMs)}× the bare put: R2 takes a body of unknown length only as a multipart upload, so the consumer copies the chunks into part buffers and uploads them as parts, reading the next part while the previous one uploads (within a 48 MiB part-buffer budget per isolate), and completes the upload after the last one (${commitMs(chunkedKind.publishMs ?? 0)}, against ${commitMs(fixedKind.publishMs ?? 0)} for the end of the streamed put).`,
-      );
+    if (chunked && fixed) {
+      view.chunked = {
+        chunked: secs(chunked.downloadMs as number),
+        fixed: secs(fixed.downloadMs as number),
+        medians: chunked.measured.length > 1 || fixed.measured.length > 1,
+        chunkedRatio: downloadRatio(chunked),
+        fixedRatio: downloadRatio(fixed),
+        chunkedPublish: commitMs(chunked.publishMs ?? 0),
+        fixedPublish: commitMs(fixed.publishMs ?? 0),
+      };
     }
-    const chunkedBaseline = archive.baselines.find((b) => !b.contentLength);
-    if (chunkedBaseline?.error) {
-      notes.push(
-        `- A bare \`R2.put\` of a chunked body (no Content-Length) is refused by the runtime (${chunkedBaseline.error}); the consumer streams such bodies as a multipart upload instead, so its chunked runs are compared with the Content-Length baseline.`,
-      );
-    }
+    const refused = archive.baselines.find((b) => !b.contentLength)?.error;
+    if (refused) view.refused = { error: refused };
   }
-  if (report.ack) {
-    const top = report.ack.at(-1);
-    const diag = report.ack.find((level) => level.noAssets);
-    if (top) {
-      const needed = top.connections / 0.1;
-      const worstHealthz = Math.max(top.healthz.p99, top.healthzAfter.p99);
-      notes.push(
-        `- Latency at ${top.connections} connections is set by throughput: with ${top.connections} requests always in flight, latency ≈ ${top.connections} ÷ requests/s (Little's law), so a p99 under 100 ms needs at least ${int(needed)} req/s with little spread. The callback runs at ${int(top.distinct.rps)} (distinct) and ${int(top.duplicate.rps)} (duplicates) req/s there.${worstHealthz >= 100 ? ` Even GET /healthz, at ${int(healthzRps(top))} req/s, had a p99 of ${ms(worstHealthz)} ms at ${top.connections} connections: on this machine the target is out of reach for a route that does nothing.` : ""}`,
-      );
-    }
-    const floor = report.floor ?? [];
-    if (floor.length > 0) {
-      const pairs = floor.map((f) => {
-        const level = report.ack?.find((l) => l.connections === f.connections);
-        const real = level ? level.distinct.rps / healthzRps(level) : null;
-        return `${f.connections} conn.: floor ${ratio(floorRatio(f))}, the callback ${real === null ? "?" : ratio(real)}${real === null ? "" : ` (${Math.round((real / floorRatio(f)) * 100)}% of the floor's ratio)`}`;
-      });
-      notes.push(
-        `- The floor of a new task (bench/floor, measured in the same run on its own \`wrangler dev\`): a Worker whose only work per request is to create the task's Durable Object and write one row to its SQLite storage before answering — no source check, no parsing, no queue. Against its own GET /healthz: ${pairs.join("; ")}. Any receiver that records each callback durably in its task's own object before answering pays at least this locally, where every new object is a new SQLite database on disk${floor.every((f) => floorRatio(f) < 0.5) ? "; since even the floor stays under 0.50 at every level, the 50% target for distinct tasks cannot be met here by any receiver built this way" : ""}. Production Durable Objects are not local files, so this floor does not carry over; the ratio there would have to be measured on a deployed Worker.`,
-      );
-    }
-    if (diag?.noAssets) {
-      const cpu = (r: LoadResult) => (r.runtimeCpuMs === null ? "?" : ms(r.runtimeCpuMs));
-      const withArchive = diag.drain.runtimeCpuMsPerTask;
-      notes.push(
-        `- Where the ack time goes (${diag.connections} connections, CPU of the Worker's workerd per request, from /proc): GET /healthz ${cpu(diag.healthz)} and ${cpu(diag.healthzAfter)} ms; a duplicate ${cpu(diag.duplicate)} ms; a new task without media ${cpu(diag.noAssets)} ms; a new task with one file ${cpu(diag.distinct)} ms during the run${withArchive === null ? "" : `, ${ms(withArchive)} ms once its archive is counted`}. wrangler's proxy workerd adds about ${diag.healthz.proxyCpuMs === null ? "?" : ms(diag.healthz.proxyCpuMs)} ms to every request. A new task is a new Durable Object: locally a new SQLite database (file, journal, WAL) with its schema and a dozen SQL statements, committed as one transaction together with the send leases and the watchdog alarm, then one queue send, all before the 200; and the consumer archiving earlier callbacks' files runs on the same two cores at the same time. Everything is CPU-bound here, so the ratio to /healthz is roughly the ratio of CPU per request.`,
-      );
-    }
+  const top = report.ack?.at(-1);
+  if (top) {
+    const worstHealthz = Math.max(top.healthz.p99, top.healthzAfter.p99);
+    view.latency = {
+      connections: top.connections,
+      needed: int(top.connections / 0.1),
+      distinct: int(top.distinct.rps),
+      duplicate: int(top.duplicate.rps),
+      healthzRps: int(healthzRps(top)),
+      healthzP99: worstHealthz >= 100 ? ms(worstHealthz) : null,
+    };
   }
-  return notes.join("\n");
+  const floor = report.floor ?? [];
+  if (report.ack && floor.length > 0) {
+    const pairs = floor.map((f) => {
+      const level = report.ack?.find((l) => l.connections === f.connections);
+      const real = level ? level.distinct.rps / healthzRps(level) : null;
+      return `${f.connections} conn.: floor ${ratio(floorRatio(f))}, the callback ${real === null ? "?" : ratio(real)}${real === null ? "" : ` (${Math.round((real / floorRatio(f)) * 100)}% of the floor's ratio)`}`;
+    });
+    view.floor = { pairs: pairs.join("; "), unreachable: floor.every((f) => floorRatio(f) < 0.5) };
+  }
+  const diag = report.ack?.find((level) => level.noAssets);
+  if (diag?.noAssets) {
+    const cpu = (r: LoadResult) => (r.runtimeCpuMs === null ? "?" : ms(r.runtimeCpuMs));
+    view.cpu = {
+      connections: diag.connections,
+      healthz: cpu(diag.healthz),
+      healthzAfter: cpu(diag.healthzAfter),
+      duplicate: cpu(diag.duplicate),
+      noAssets: cpu(diag.noAssets),
+      distinct: cpu(diag.distinct),
+      withArchive: diag.drain.runtimeCpuMsPerTask === null ? null : ms(diag.drain.runtimeCpuMsPerTask),
+      proxy: diag.healthz.proxyCpuMs === null ? "?" : ms(diag.healthz.proxyCpuMs),
+    };
+  }
+  return view;
 }
 
 export function markdownReport(report: Report): string {
   const m = report.machine;
-  const v = verdicts(report);
-  const table = markdownTable(tableRows(report));
-  return `# Benchmarks
-
-Written by \`${report.command}\` on ${report.startedAt.toISOString()}; the whole run took ${secs(report.runtimeMs)}.${report.settings.quick ? " **Quick mode: reduced sizes and counts, not the reference figures.**" : ""}
-Every ratio compares two figures measured in the same run, on the same \`wrangler dev\`.
-
-## Machine
-
-- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${(m.memoryBytes / 1024 ** 3).toFixed(1)} GiB; Linux ${m.kernel}
-- Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}, autocannon ${m.autocannon}
-- Load average when the run started: ${m.loadAverageAtStart.map((n) => n.toFixed(2)).join(", ")}; during the run the bench and its dev servers used ${m.benchCpuShare.toFixed(2)} cores on average, other processes ${m.otherCpuShare.toFixed(2)}, hypervisor steal ${m.stealShare.toFixed(2)}
-
-## Command
-
-\`${report.command}\` (\`node bench/run.ts\`) copies \`src/\` and the Worker's configuration into a temporary folder (so that edits during the run cannot reload the Worker mid-measurement), starts the local media origin and, for each section, its own
-
-\`\`\`
-wrangler ${report.wranglerArgs.join(" ")}
-\`\`\`
-
-(a free port, a new temporary \`--persist-to\` folder, \`--log-level warn\`) in that copy, and stops it by its process id afterwards; the copy and every persistence folder are deleted at the end.
-
-Code measured: commit \`${report.tree.commit}\`${report.tree.dirty.length ? ` plus uncommitted changes to ${report.tree.dirty.map((f) => `\`${f}\``).join(", ")}` : ", with no uncommitted changes to `src/` or `wrangler.toml`"}.
-
-## Results
-
-${table}
-
-## Targets
-
-${v.map((x) => `- ${x.met === null ? "?" : x.met ? "✅ met" : "❌ missed"}: ${x.target} — ${x.detail}`).join("\n")}
-${report.errors.length ? `\n## Errors\n\n${report.errors.map((e) => `- ${e}`).join("\n")}\n` : ""}
-## What bounds each figure
-
-${boundsSection(report)}
-
-## Notes
-
-${notesSection(report)}
-`;
+  const s = report.settings;
+  const rounds = report.archive?.rounds ?? s.archiveRounds ?? 1;
+  const template = readFileSync(join(import.meta.dirname, "report.md"), "utf8");
+  return render(template, {
+    command: report.command,
+    startedAt: report.startedAt.toISOString(),
+    runtime: secs(report.runtimeMs),
+    quick: s.quick,
+    machine: {
+      ...m,
+      memory: `${(m.memoryBytes / 1024 ** 3).toFixed(1)} GiB`,
+      load: m.loadAverageAtStart.map((n) => n.toFixed(2)).join(", "),
+      benchCpu: m.benchCpuShare.toFixed(2),
+      otherCpu: m.otherCpuShare.toFixed(2),
+      steal: m.stealShare.toFixed(2),
+    },
+    wranglerArgs: report.wranglerArgs.join(" "),
+    commit: report.tree.commit,
+    dirty: report.tree.dirty.map((file) => `\`${file}\``).join(", "),
+    table: markdownTable(tableRows(report)),
+    targets: verdicts(report).map((v) => ({
+      ...v,
+      mark: v.met === null ? "?" : v.met ? "✅ met" : "❌ missed",
+    })),
+    errors: report.errors,
+    bounds: {
+      ackRequests: int(s.ackRequests),
+      ackSeconds: s.ackMaxSeconds,
+      ackWarmup: int(s.ackWarmup),
+      archiveSize: size(s.archiveSize),
+      warmup: size(Math.min(s.archiveSize, 64 * MIB)),
+      rounds,
+      manyRounds: rounds > 1,
+      audio: size(s.sizes.audio),
+      cover: size(s.sizes.cover),
+      sequentialTasks: s.sequentialTasks,
+      burstTasks: s.burstTasks,
+      burstConcurrency: s.burstConcurrency,
+      burstTimeout: secs(s.burstTimeoutMs),
+    },
+    notes: notes(report),
+  });
 }

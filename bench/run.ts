@@ -1,19 +1,19 @@
 // `npm run bench`: the ack path and the archive path against their baselines, in one run.
 //
-// Starts a local media origin (test/helpers/origin.ts) and, per section, its own `wrangler dev`
-// (tools/dev-server.ts: own port, own temporary persistence folder, `--log-level warn`,
-// BENCH_BASELINE=true), all on 127.0.0.1; stops each by its process id and deletes its folder.
-// Prints one table to stdout (progress goes to stderr) and writes it to BENCHMARKS.md with the
-// machine, the command and what bounds each figure.
+// Starts a local media origin (support/origin.ts) and, per section, its own `wrangler dev`
+// (support/dev-server.ts: own port, own temporary persistence folder, `--log-level warn`) of the
+// Worker and, where a section compares with one, of a bench-only Worker (bench/floor,
+// bench/baseline), all on 127.0.0.1; stops each by its process id and deletes its folder. Prints
+// one table to stdout (progress goes to stderr) and writes BENCHMARKS.md from bench/report.md.
 //
-//   node bench/run.ts [--quick] [--out <file>] [--only ack,archive,time]
-//   node bench/run.ts --from bench/.state/last-run.json [--out <file>]
+//   npm run bench [-- --quick] [-- --out <file>] [-- --only ack,archive,time]
+//   npm run bench -- --from bench/.state/last-run.json [--out <file>]
 //
 // --quick shrinks every count and size (a couple of minutes, for checking the bench itself) and
 // then writes nothing unless --out is given. Every run saves its raw figures to
-// bench/.state/last-run.json; --from renders such a file again without measuring anything. Exit code 1 when a correctness check failed (a wrong
-// hash, a task not archived, a section that could not run); missed performance targets are
-// reported, not failed.
+// bench/.state/last-run.json; --from renders such a file again without measuring anything. Exit
+// code 1 when a correctness check failed (a wrong hash, a task not archived, a section that could
+// not run); missed performance targets are reported, not failed.
 
 import { execFileSync } from "node:child_process";
 import {
@@ -30,11 +30,12 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startOrigin } from "../test/helpers/origin.ts";
-import { type DevServer, startDevServer } from "../tools/dev-server.ts";
+import { Client } from "../support/client.ts";
+import { type DevServer, startDevServer } from "../support/dev-server.ts";
+import { startOrigin } from "../support/origin.ts";
 import { type AckLevel, type FloorLevel, runAck, runFloor } from "./ack.ts";
 import { type ArchiveResult, runArchive } from "./archive.ts";
-import { MIB, progress, Receiver } from "./receiver.ts";
+import { MIB, progress } from "./measure.ts";
 import { markdownReport, markdownTable, type Report, type Settings, tableRows, verdicts } from "./report.ts";
 import { type BurstResult, runBurst, runSequential, type SequentialResult } from "./time-to-archive.ts";
 import { cpuMs, groupCpuMs, systemCpu, workerdPids } from "./workerd.ts";
@@ -80,46 +81,38 @@ const quick = values.quick ?? false;
 const sections = new Set((values.only ?? "ack,archive,time").split(",").map((s) => s.trim()));
 const outFile = values.out ?? (quick ? null : "BENCHMARKS.md");
 
+const full: Settings = {
+  quick: false,
+  ackRequests: 2_000,
+  ackMaxSeconds: 12,
+  ackDiagnosticLevel: 16,
+  ackWarmup: 200,
+  ackLevels: [1, 16, 64],
+  archiveSize: 300 * MIB,
+  archiveRounds: 3,
+  rssSmall: 100 * MIB,
+  rssLarge: 1024 * MIB,
+  sequentialTasks: 20,
+  burstTasks: 200,
+  burstConcurrency: 32,
+  burstTimeoutMs: 300_000,
+  sizes: { audio: 4 * MIB, cover: 200 * 1024 },
+};
 const settings: Settings = quick
   ? {
+      ...full,
       quick,
-      ackRequests: 300,
-      ackMaxSeconds: 10,
-      ackDiagnosticLevel: 16,
-      ackWarmup: 100,
-      ackLevels: [1, 16, 64],
-      archiveSize: 48 * MIB,
-      archiveRounds: 1,
-      rssSmall: 16 * MIB,
-      rssLarge: 96 * MIB,
-      sequentialTasks: 5,
-      burstTasks: 20,
-      burstConcurrency: 8,
+      ...{ ackRequests: 300, ackMaxSeconds: 10, ackWarmup: 100, archiveSize: 48 * MIB, archiveRounds: 1 },
+      ...{ rssSmall: 16 * MIB, rssLarge: 96 * MIB, sequentialTasks: 5, burstTasks: 20, burstConcurrency: 8 },
       burstTimeoutMs: 120_000,
-      sizes: { audio: 4 * MIB, cover: 200 * 1024 },
     }
-  : {
-      quick,
-      ackRequests: 2_000,
-      ackMaxSeconds: 12,
-      ackDiagnosticLevel: 16,
-      ackWarmup: 200,
-      ackLevels: [1, 16, 64],
-      archiveSize: 300 * MIB,
-      archiveRounds: 3,
-      rssSmall: 100 * MIB,
-      rssLarge: 1024 * MIB,
-      sequentialTasks: 20,
-      burstTasks: 200,
-      burstConcurrency: 32,
-      burstTimeoutMs: 300_000,
-      sizes: { audio: 4 * MIB, cover: 200 * 1024 },
-    };
+  : full;
 
 const version = (path: string) => {
   for (const candidate of [
     join(ROOT, "node_modules", "wrangler", "node_modules", path),
     join(ROOT, "node_modules", path),
+    join(ROOT, "bench", "node_modules", path),
   ]) {
     if (existsSync(candidate))
       return (JSON.parse(readFileSync(candidate, "utf8")) as { version: string }).version;
@@ -137,6 +130,9 @@ const runId = startedAt.getTime().toString(36);
 const errors: string[] = [];
 let wranglerArgs: string[] = [];
 
+/** The bench-only Workers, each started on a `wrangler dev` of its own. */
+const WORKERS = ["bench/floor", "bench/baseline"];
+
 /**
  * The Worker is run from a copy of its source taken now: `wrangler dev` rebuilds and restarts
  * the Worker whenever a file under src/ changes, which would cut a measurement in half.
@@ -149,12 +145,13 @@ function snapshotProject(): string {
     "package.json",
     "tsconfig.json",
     "worker-configuration.d.ts",
-    "bench/floor",
+    ...WORKERS,
   ]) {
     cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
   }
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "bench/floor/node_modules"), "dir");
+  for (const worker of [".", ...WORKERS]) {
+    symlinkSync(join(ROOT, "node_modules"), join(dir, worker, "node_modules"), "dir");
+  }
   return dir;
 }
 
@@ -175,11 +172,11 @@ function gitTree(): { commit: string; dirty: string[] } {
 const tree = gitTree();
 const projectCopy = snapshotProject();
 const origin = await startOrigin();
-let current: DevServer | null = null;
+const running: DevServer[] = [];
 
 // Whatever happens, what this run started is stopped (by pid) and its folders removed.
 const shutdown = async () => {
-  await current?.stop();
+  await Promise.all(running.map((dev) => dev.stop()));
   await origin.close();
   rmSync(projectCopy, { recursive: true, force: true });
 };
@@ -190,35 +187,39 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-/** Runs one section on a freshly started `wrangler dev`, stopped (and its state deleted) after. */
+/**
+ * Runs one section on freshly started `wrangler dev`s of the Workers it names ("." is the
+ * receiver), stopped (and their state deleted) after.
+ */
 async function section<T>(
   name: string,
-  body: (dev: DevServer, receiver: Receiver) => Promise<T>,
-  worker = ".",
+  workers: string[],
+  body: (...devs: DevServer[]) => Promise<T>,
 ): Promise<T | null> {
-  progress(`${name}: starting wrangler dev`);
-  const dev = await startDevServer({
-    cwd: join(projectCopy, worker),
-    vars: { BENCH_BASELINE: "true" },
-    logLevel: "warn",
-    stdio: "pipe",
-  });
-  current = dev;
-  wranglerArgs = dev.args;
+  const devs: DevServer[] = [];
   try {
-    return await body(dev, new Receiver(dev.url));
+    for (const worker of workers) {
+      progress(`${name}: starting wrangler dev${worker === "." ? "" : ` of ${worker}`}`);
+      const dev = await startDevServer({ cwd: join(projectCopy, worker), logLevel: "warn" });
+      devs.push(dev);
+      if (worker === ".") wranglerArgs = dev.args;
+    }
+    running.push(...devs);
+    return await body(...devs);
   } catch (error) {
     const message = `${name}: ${error instanceof Error ? error.message : String(error)}`;
     errors.push(message);
-    progress(`FAILED ${message}\n${dev.output().slice(-4000)}`);
+    progress(`FAILED ${message}\n${devs.map((dev) => dev.output().slice(-4000)).join("\n")}`);
     return null;
   } finally {
-    devServersCpuMs += groupCpuMs(dev.pid);
-    await dev.stop();
-    current = null;
-    if (existsSync(dev.persistDir))
-      errors.push(`${name}: persistence folder ${dev.persistDir} was left behind`);
-    progress(`${name}: wrangler dev stopped, ${dev.persistDir} removed`);
+    for (const dev of devs) {
+      devServersCpuMs += groupCpuMs(dev.pid);
+      await dev.stop();
+      if (existsSync(dev.persistDir))
+        errors.push(`${name}: persistence folder ${dev.persistDir} was left behind`);
+    }
+    running.length = 0;
+    progress(`${name}: wrangler dev stopped, its folders removed`);
   }
 }
 
@@ -229,9 +230,9 @@ let sequential: SequentialResult | null = null;
 let burst: BurstResult | null = null;
 try {
   if (sections.has("ack")) {
-    ack = await section("ack", (dev, receiver) =>
+    ack = await section("ack", ["."], (dev) =>
       runAck({
-        receiver,
+        receiver: Client.dev(dev.url),
         originUrl: origin.url,
         runId,
         pids: workerdPids(dev.pid, dev.port),
@@ -243,45 +244,40 @@ try {
         drainTimeoutMs: 180_000,
       }),
     );
-  }
-  if (sections.has("ack")) {
-    floor = await section(
-      "ack floor",
-      (dev) =>
-        runFloor({
-          url: dev.url,
-          runId,
-          pids: workerdPids(dev.pid, dev.port),
-          levels: settings.ackLevels,
-          requests: settings.ackRequests,
-          maxSeconds: settings.ackMaxSeconds,
-          warmupRequests: settings.ackWarmup,
-        }),
-      "bench/floor",
+    floor = await section("ack floor", ["bench/floor"], (dev) =>
+      runFloor({
+        url: dev.url,
+        runId,
+        pids: workerdPids(dev.pid, dev.port),
+        levels: settings.ackLevels,
+        requests: settings.ackRequests,
+        maxSeconds: settings.ackMaxSeconds,
+        warmupRequests: settings.ackWarmup,
+      }),
     );
   }
   if (sections.has("archive")) {
-    archive = await section("archive", async (dev, receiver) => {
+    archive = await section("archive", [".", "bench/baseline"], async (dev, bare) => {
       const { runtime } = workerdPids(dev.pid, dev.port);
       const result = await runArchive({
-        receiver,
+        receiver: Client.dev(dev.url),
+        receiverPid: runtime,
+        baseline: { url: bare.url, pid: workerdPids(bare.pid, bare.port).runtime },
         originUrl: origin.url,
         runId,
-        workerdPid: runtime,
         size: settings.archiveSize,
         rounds: settings.archiveRounds ?? 1,
         small: settings.rssSmall,
         large: settings.rssLarge,
-        serverOutput: dev.output,
       });
       if (cpuMs(runtime) === null) throw new Error("the Worker's workerd restarted during the archive runs");
       return result;
     });
   }
   if (sections.has("time")) {
-    await section("time to archive", async (_dev, receiver) => {
+    await section("time to archive", ["."], async (dev) => {
       const options = {
-        receiver,
+        receiver: Client.dev(dev.url),
         originUrl: origin.url,
         runId,
         sizes: settings.sizes,

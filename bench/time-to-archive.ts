@@ -7,15 +7,9 @@
 // round: the queue is consumed in order, so each round asks about the oldest unsettled tasks (a
 // window of 16, 250 ms apart) and only every 20th round about all of them.
 
-import {
-  mapLimit,
-  musicCompleteCallback,
-  percentile,
-  progress,
-  type Receiver,
-  sleep,
-  type TaskStatus,
-} from "./receiver.ts";
+import type { Client, TaskStatus } from "../support/client.ts";
+import { musicCallback, post } from "./callbacks.ts";
+import { mapLimit, percentile, progress, sleep } from "./measure.ts";
 
 export interface SequentialResult {
   tasks: number;
@@ -44,7 +38,7 @@ export interface BurstResult {
 }
 
 export interface TimeToArchiveOptions {
-  receiver: Receiver;
+  receiver: Client;
   originUrl: string;
   runId: string;
   sizes: { audio: number; cover: number };
@@ -70,8 +64,8 @@ export async function runSequential(options: TimeToArchiveOptions): Promise<Sequ
   const failures: string[] = [];
   for (let i = 0; i < options.sequentialTasks; i++) {
     const taskId = `seq-${options.runId}-${i}`;
-    const body = musicCompleteCallback(taskId, options.originUrl, options.sizes, 100 + i * 4);
-    const posted = await receiver.postCallback(body);
+    const body = musicCallback(taskId, options.originUrl, options.sizes, 100 + i * 4);
+    const posted = await post(receiver, body);
     const acked = performance.now();
     if (posted.status !== 200) {
       failures.push(`${taskId}: callback answered ${posted.status}`);
@@ -98,9 +92,9 @@ export async function runBurst(options: TimeToArchiveOptions): Promise<BurstResu
   progress(`time to archive: burst of ${burstTasks} callbacks, ${burstConcurrency} in flight`);
   const started = performance.now();
   await mapLimit(ids, burstConcurrency, async (taskId, i) => {
-    const body = musicCompleteCallback(taskId, options.originUrl, options.sizes, 10_000 + i * 4);
+    const body = musicCallback(taskId, options.originUrl, options.sizes, 10_000 + i * 4);
     const sent = performance.now();
-    const posted = await receiver.postCallback(body);
+    const posted = await post(receiver, body);
     const now = performance.now();
     ackTimes.push(now - sent);
     if (posted.status === 200) ackedAt.set(taskId, now);
@@ -122,7 +116,7 @@ export async function runBurst(options: TimeToArchiveOptions): Promise<BurstResu
   let round = 0;
   while (pending.length > 0 && performance.now() < deadline) {
     const asked = ++round % 20 === 0 ? pending : pending.slice(0, WINDOW);
-    const statuses = await mapLimit(asked, 4, (taskId) => receiver.status(taskId));
+    const statuses = await mapLimit(asked, 4, (taskId) => receiver.status(taskId, { timeoutMs: 180_000 }));
     const seenAt = performance.now();
     const keep: string[] = [];
     statuses.forEach((status, index) => {

@@ -1,6 +1,6 @@
 // Finds the workerd process that runs the Worker under a `wrangler dev`, and samples its memory.
 //
-// `wrangler dev` leads its own process group (tools/dev-server.ts) holding two workerd processes:
+// `wrangler dev` leads its own process group (support/dev-server.ts) holding two workerd processes:
 // the proxy that listens on the public port (`--socket-addr=entry=<ip>:<port>`) and the runtime
 // that runs the Worker, its Durable Objects, the local Queue broker and R2 (`--inspector-addr`,
 // `entry=…:0`). Only /proc is read; nothing is signalled.

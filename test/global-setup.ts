@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { startOrigin } from "./helpers/origin";
+import { startOrigin } from "../support/origin";
 
 /** A real HTTP media origin on loopback for the whole run; its URL reaches workerd as a binding. */
 export default async function setup(project: TestProject) {

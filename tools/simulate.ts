@@ -1,19 +1,17 @@
 // `npm run simulate`: plays the provider against a running `npm run dev` and shows the receiver
-// archive everything. It starts a local media origin, sends the callbacks of tools/scenario.ts
+// archive everything. It starts a local media origin, sends the callbacks of support/scenario.ts
 // (music text → first → complete plus a duplicate and a late `first`, a 12-stem separation, a
 // 40 MB video), draws one progress bar per task from `GET /tasks/:taskId`, and ends with a table
 // of what was stored, how long it took and the signed links. Exit code 1 when a task is not
 // archived in time (or a check fails), 2 when the receiver cannot be reached.
 
 import { parseArgs } from "node:util";
-import { MultiBar, type SingleBar } from "cli-progress";
-import Table from "cli-table3";
-import { startOrigin } from "../test/helpers/origin.ts";
+import { Client } from "../support/client.ts";
+import { DEV_VARS } from "../support/dev-vars.ts";
+import { startOrigin } from "../support/origin.ts";
 import {
-  absoluteLink,
   checkReceiver,
   DEMO_SIZES,
-  expectedSha256,
   planScenario,
   ReceiverUnreachableError,
   type RunResult,
@@ -22,7 +20,7 @@ import {
   type StepResult,
   type TaskProgress,
   TEST_SIZES,
-} from "./scenario.ts";
+} from "../support/scenario.ts";
 
 const USAGE = `Plays the music API provider against a running receiver (start it first with \`npm run dev\`).
 
@@ -30,8 +28,8 @@ Usage: npm run simulate -- [options]
 
   --url <url>              receiver base URL (default http://127.0.0.1:8787)
   --port <n>               shorthand for --url http://127.0.0.1:<n>
-  --callback-token <t>     ?token= of the callbacks (default dev-callback-token)
-  --api-token <t>          bearer token of GET /tasks (default dev-api-token)
+  --callback-token <t>     ?token= of the callbacks (default ${DEV_VARS.CALLBACK_TOKENS})
+  --api-token <t>          bearer token of GET /tasks (default ${DEV_VARS.API_TOKEN})
   --timeout <seconds>      give up on tasks not archived by then (default 180)
   --small                  small files (about 15 MB instead of 75 MB)
   --delay <ms>             pause between callbacks (default 400)
@@ -44,24 +42,18 @@ function fail(message: string, code = 2): never {
 }
 
 function options() {
-  let parsed: ReturnType<typeof parse>;
+  let values: ReturnType<typeof parse>["values"];
   try {
-    parsed = parse();
+    values = parse().values;
   } catch (error) {
     fail(`${(error as Error).message}\n\n${USAGE}`);
   }
-  const { values } = parsed;
   if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
   }
   if (values.url && values.port) fail("give either --url or --port, not both");
-  let url = values.url ?? "http://127.0.0.1:8787";
-  if (values.port) {
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65_535) fail(`--port must be a port number`);
-    url = `http://127.0.0.1:${port}`;
-  }
+  let url = values.port ? `http://127.0.0.1:${values.port}` : (values.url ?? "http://127.0.0.1:8787");
   try {
     url = new URL(url).origin;
   } catch {
@@ -72,11 +64,11 @@ function options() {
   const delay = Number(values.delay ?? "400");
   if (!(delay >= 0)) fail("--delay must be a number of milliseconds");
   return {
-    receiver: {
+    client: new Client({
       url,
-      callbackToken: values["callback-token"] ?? "dev-callback-token",
-      apiToken: values["api-token"] ?? "dev-api-token",
-    },
+      callbackToken: values["callback-token"] ?? DEV_VARS.CALLBACK_TOKENS,
+      apiToken: values["api-token"] ?? DEV_VARS.API_TOKEN,
+    }),
     timeoutMs: timeout * 1000,
     stepDelayMs: delay,
     sizes: values.small ? TEST_SIZES : DEMO_SIZES,
@@ -95,77 +87,79 @@ function parse() {
       small: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
-    allowPositionals: false,
   });
 }
 
 const mb = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`;
-const tty = Boolean(process.stdout.isTTY);
 
-/** One bar per task on a terminal; one line per change otherwise (CI, a pipe). */
-function progressView(progress: readonly TaskProgress[], startedAt: number) {
-  const width = Math.max(...progress.map((entry) => entry.task.taskId.length));
-  const describe = (entry: TaskProgress) => {
-    const status = entry.status;
-    const downloading = status?.assets.filter((asset) => asset.state === "downloading").length ?? 0;
-    const state = !status
-      ? "waiting for callback"
-      : status.archive.state === "archiving" && downloading > 0
-        ? `archiving, ${downloading} downloading`
-        : status.archive.state;
-    return {
-      task: entry.task.taskId.padEnd(width),
-      assets: status ? `${status.archive.stored}/${status.archive.total}`.padStart(5) : "  -/-",
-      bytes: `${mb(status?.archive.bytes ?? 0)} / ${mb(entry.task.bytes)}`.padStart(19),
-      state,
-      stored: status?.archive.bytes ?? 0,
-    };
-  };
+/** One line per task: a bar of the bytes stored, assets stored, bytes, state. */
+function taskLine(entry: TaskProgress): string {
+  const status = entry.status;
+  const stored = status?.archive.bytes ?? 0;
+  const done = Math.min(1, stored / entry.task.bytes);
+  const width = 24;
+  const bar = "█".repeat(Math.round(done * width)).padEnd(width, "░");
+  const downloading = status?.assets.filter((asset) => asset.state === "downloading").length ?? 0;
+  const state = !status
+    ? "waiting for callback"
+    : status.archive.state === "archiving" && downloading > 0
+      ? `archiving, ${downloading} downloading`
+      : status.archive.state;
+  const assets = status ? `${status.archive.stored}/${status.archive.total}` : "-/-";
+  const bytes = `${mb(stored)} / ${mb(entry.task.bytes)}`;
+  return ` ${entry.task.kind.padEnd(10)} ${bar} ${`${Math.floor(done * 100)}%`.padStart(4)} │ ${assets.padStart(5)} assets │ ${bytes.padStart(17)} │ ${state}`;
+}
 
-  if (!tty) {
+/**
+ * On a terminal: the task lines stay at the bottom and are redrawn in place on every poll;
+ * callback lines are printed above them (the block is erased, the line written, the block drawn
+ * again). Lines are cut to the terminal's width so that none wraps and the block's height stays
+ * known. Elsewhere (a pipe, CI): every line once, and a task's line again only when it changed.
+ */
+function display() {
+  const out = process.stdout;
+  if (!out.isTTY) {
     const last = new Map<string, string>();
+    const startedAt = Date.now();
     return {
-      update(entries: readonly TaskProgress[]) {
+      log: (line: string) => out.write(`${line}\n`),
+      progress(entries: readonly TaskProgress[]) {
         for (const entry of entries) {
-          const d = describe(entry);
-          const line = `${d.task}  ${d.assets} assets  ${d.bytes}  ${d.state}`;
+          const line = taskLine(entry);
           if (last.get(entry.task.taskId) === line) continue;
           last.set(entry.task.taskId, line);
-          const seconds = ((Date.now() - startedAt) / 1000).toFixed(1).padStart(5);
-          process.stdout.write(`[${seconds}s] ${line}\n`);
+          out.write(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)}s]${line}\n`);
         }
       },
-      log: (line: string) => process.stdout.write(`${line}\n`),
       stop() {},
     };
   }
-
-  const multibar = new MultiBar({
-    format: " {task} {bar} {percentage}% | {assets} assets | {bytes} | {state}",
-    barsize: 28,
-    barCompleteChar: "\u2588",
-    barIncompleteChar: "\u2591",
-    hideCursor: true,
-    clearOnComplete: false,
-    stopOnComplete: false,
-    autopadding: true,
-    fps: 10,
-    gracefulExit: true,
-  });
-  const bars = new Map<string, SingleBar>();
-  for (const entry of progress) {
-    const d = describe(entry);
-    bars.set(entry.task.taskId, multibar.create(entry.task.bytes, 0, d));
-  }
+  let block: string[] = [];
+  let drawn = 0;
+  const clip = (line: string) => [...line].slice(0, Math.max(20, (out.columns || 80) - 1)).join("");
+  const erase = () => {
+    if (drawn > 0) out.write(`\x1b[${drawn}F\x1b[J`);
+    drawn = 0;
+  };
+  const draw = () => {
+    out.write(block.map((line) => `${clip(line)}\n`).join(""));
+    drawn = block.length;
+  };
+  const restoreCursor = () => out.write("\x1b[?25h");
+  out.write("\x1b[?25l");
+  process.once("exit", restoreCursor);
   return {
-    update(entries: readonly TaskProgress[]) {
-      for (const entry of entries) {
-        const d = describe(entry);
-        bars.get(entry.task.taskId)?.update(d.stored, d);
-      }
+    log(line: string) {
+      erase();
+      out.write(`${line}\n`);
+      draw();
     },
-    log: (line: string) => multibar.log(`${line}\n`),
-    stop: () => multibar.stop(),
+    progress(entries: readonly TaskProgress[]) {
+      block = ["", ...entries.map(taskLine)];
+      erase();
+      draw();
+    },
+    stop: restoreCursor,
   };
 }
 
@@ -174,60 +168,51 @@ function stepLine(result: StepResult): string {
   const outcome =
     result.status === 200 ? (answer?.duplicate ? "200 duplicate" : "200 received") : `${result.status}`;
   const tries = result.attempts > 1 ? `, ${result.attempts} tries` : "";
-  return `  POST ${result.step.path.padEnd(22)} ${result.step.label.padEnd(36)} → ${outcome} (${result.ms} ms${tries})`;
+  const path = `/callbacks${result.step.kind ? `/${result.step.kind}` : ""}`;
+  return `  POST ${path.padEnd(21)} ${result.step.label.padEnd(35)} → ${outcome} (${result.ms} ms${tries})`;
 }
 
-/** Table chars that draw no borders: columns stay aligned and links copy cleanly. */
-const PLAIN = {
-  top: "",
-  "top-mid": "",
-  "top-left": "",
-  "top-right": "",
-  bottom: "",
-  "bottom-mid": "",
-  "bottom-left": "",
-  "bottom-right": "",
-  left: "  ",
-  "left-mid": "",
-  mid: "",
-  "mid-mid": "",
-  right: "",
-  "right-mid": "",
-  middle: "  ",
-};
+/** Rows as columns two spaces apart; `right` names the right-aligned columns. */
+function columns(rows: string[][], right: number[] = []): string {
+  const widths =
+    rows[0]?.map((_, index) => Math.max(...rows.map((row) => [...(row[index] ?? "")].length))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, index) =>
+          right.includes(index) ? cell.padStart(widths[index] ?? 0) : cell.padEnd(widths[index] ?? 0),
+        )
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
 
 /** `<trackId>/audio` → `c5ea1489…/audio`: the track ids are long and the link names the asset anyway. */
 const shortAsset = (name: string) => name.replace(/^([0-9a-f]{8})[0-9a-f-]{28}\//, "$1…/");
 
-async function report(result: RunResult, receiverUrl: string) {
-  const receiver = { url: receiverUrl, callbackToken: "", apiToken: "" };
-  const head = tty ? ["cyan"] : [];
-  const summary = new Table({
-    head: ["task", "kind", "assets stored", "bytes", "callback → archived", "archive", "sha256 checked"],
-    colAligns: ["left", "left", "right", "right", "right", "left", "right"],
-    style: { head, border: [] },
-  });
-  const links = new Table({
-    head: ["asset", "bytes", "sha256", "signed link"],
-    colAligns: ["left", "right", "left", "left"],
-    chars: PLAIN,
-    style: { head, border: [], "padding-left": 0, "padding-right": 0 },
-  });
+function report(result: RunResult, client: Client) {
+  const summary = [
+    ["task", "kind", "assets stored", "bytes", "callback → archived", "archive", "sha256 checked"],
+  ];
+  const links: string[] = [];
   for (const outcome of result.tasks) {
     const archive = outcome.status?.archive;
-    let verified = 0;
-    links.push([{ colSpan: 4, content: `${outcome.task.kind} ${outcome.task.taskId}` }]);
+    const rows: string[][] = [];
     for (const file of outcome.task.files) {
       const asset = outcome.status?.assets.find((candidate) => candidate.name === file.asset);
-      const matches = asset?.bytes === file.size && asset?.sha256 === (await expectedSha256(file));
-      if (matches) verified += 1;
-      links.push([
+      const wrong = outcome.problems.some((problem) =>
+        problem.startsWith(`${outcome.task.taskId} ${file.asset}:`),
+      );
+      rows.push([
         `  ${shortAsset(file.asset)}`,
         asset?.bytes?.toLocaleString("en-US") ?? "-",
-        asset?.sha256 ? `${asset.sha256.slice(0, 12)}… ${matches ? "ok" : "MISMATCH"}` : "-",
-        absoluteLink(receiver, asset?.url ?? null) ?? asset?.state ?? "missing",
+        asset?.sha256 ? `${asset.sha256.slice(0, 12)}… ${wrong ? "MISMATCH" : "ok"}` : "-",
+        asset?.url ? client.link(asset.url) : (asset?.state ?? "missing"),
       ]);
     }
+    const verified = rows.filter((row) => row[2]?.endsWith(" ok")).length;
+    links.push(`${outcome.task.kind} ${outcome.task.taskId}`, columns(rows, [1]));
     summary.push([
       outcome.task.taskId,
       outcome.task.kind,
@@ -238,43 +223,35 @@ async function report(result: RunResult, receiverUrl: string) {
       `${verified}/${outcome.task.files.length}`,
     ]);
   }
-  process.stdout.write(`\n${summary.toString()}\n\nSigned links (GET them as they are, no token needed):\n`);
-  // The last column is padded to its widest cell; trailing blanks would only get in the way.
-  const lines = links.toString().split("\n");
-  process.stdout.write(`${lines.map((line) => line.trimEnd()).join("\n")}\n`);
+  process.stdout.write(
+    `\n${columns(summary, [2, 3, 4, 6])}\n\nSigned links (GET them as they are, no token needed):\n${links.join("\n")}\n`,
+  );
 }
 
 /** Hours until the signed links expire (their `expires` query), for the closing line. */
 function linkLifetimeHours(result: RunResult): number | null {
-  for (const outcome of result.tasks) {
-    for (const asset of outcome.status?.assets ?? []) {
-      const expires = asset.url ? new URL(asset.url, "http://x").searchParams.get("expires") : null;
-      if (expires) return Math.round((Number(expires) * 1000 - Date.now()) / 3_600_000);
-    }
-  }
-  return null;
+  const url = result.tasks.flatMap((outcome) => outcome.status?.assets ?? []).find((asset) => asset.url)?.url;
+  const expires = url ? new URL(url, "http://x").searchParams.get("expires") : null;
+  return expires ? Math.round((Number(expires) * 1000 - Date.now()) / 3_600_000) : null;
 }
 
 const unreachable = (error: ReceiverUnreachableError): never =>
   fail(
-    `${error.message}.\nStart the receiver first, in another shell: npm run dev\n` +
-      "(or point the simulator at it with --url / --port)",
+    `${error.message}.\nStart the receiver first, in another shell: npm run dev\n(or point the simulator at it with --url / --port)`,
   );
 
-type ProgressView = ReturnType<typeof progressView>;
-
 async function main() {
-  const opts = options();
+  const { client, ...opts } = options();
   try {
-    await checkReceiver(opts.receiver);
+    await checkReceiver(client);
   } catch (error) {
     if (error instanceof ReceiverUnreachableError) unreachable(error);
     throw error;
   }
   const origin = await startOrigin();
-  let interrupted = false;
+  const view = display();
   process.once("SIGINT", () => {
-    interrupted = true;
+    view.stop();
     void origin.close().finally(() => process.exit(130));
   });
   try {
@@ -282,39 +259,26 @@ async function main() {
     const files = scenario.tasks.reduce((sum, task) => sum + task.files.length, 0);
     const bytes = scenario.tasks.reduce((sum, task) => sum + task.bytes, 0);
     process.stdout.write(
-      `receiver ${opts.receiver.url}\n` +
-        `origin   ${origin.url} (${files} media files, ${mb(bytes)})\n\n` +
+      `receiver ${client.url}\norigin   ${origin.url} (${files} media files, ${mb(bytes)})\n\n` +
         `Sending ${scenario.steps.length} callbacks for ${scenario.tasks.length} tasks:\n`,
     );
-    const startedAt = Date.now();
-    // Created on the first poll; callback lines sent before that wait for it.
-    const ui: { view: ProgressView | null; pending: string[] } = { view: null, pending: [] };
     let result: RunResult;
     try {
       result = await runScenario({
-        receiver: opts.receiver,
+        client,
         scenario,
         timeoutMs: opts.timeoutMs,
         stepDelayMs: opts.stepDelayMs,
         pollMs: 200,
-        onStep: (step) => {
-          if (ui.view) ui.view.log(stepLine(step));
-          else ui.pending.push(stepLine(step));
-        },
-        onProgress: (progress) => {
-          if (!ui.view) {
-            ui.view = progressView(progress, startedAt);
-            for (const line of ui.pending.splice(0)) ui.view.log(line);
-          }
-          ui.view.update(progress);
-        },
+        onStep: (step) => view.log(stepLine(step)),
+        onProgress: (progress) => view.progress(progress),
       });
     } finally {
-      ui.view?.stop();
+      view.stop();
     }
-    await report(result, opts.receiver.url);
-    const archived = result.tasks.filter((task) => task.archived).length;
+    report(result, client);
     if (!result.ok) {
+      const archived = result.tasks.filter((task) => task.archived).length;
       process.stdout.write(`\n${archived} of ${result.tasks.length} tasks archived. Problems:\n`);
       for (const problem of result.problems) process.stdout.write(`  - ${problem}\n`);
       process.exitCode = 1;
@@ -326,7 +290,6 @@ async function main() {
       );
     }
   } catch (error) {
-    if (interrupted) return;
     if (error instanceof ReceiverUnreachableError) unreachable(error);
     if (error instanceof ScenarioError) fail(error.message);
     throw error;

@@ -159,7 +159,7 @@ class ChunkReader {
     });
     const idleMs = this.idleMs;
     if (idleMs === null) return read;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: ReturnType<typeof setTimeout> | null = null;
     const silence = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>

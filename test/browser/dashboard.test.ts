@@ -1,5 +1,5 @@
 // The dashboard (GET /) in a real headless Chromium (Debian's `chromium`, driven by
-// playwright-core) against a real `wrangler dev` of the Worker (tools/dev-server.ts), with real
+// playwright-core) against a real `wrangler dev` of the Worker (support/dev-server.ts), with real
 // media from a local origin: the tasks of test/browser/scenario.ts are posted as callbacks and
 // archived first, then the page is used the way a person would.
 //
@@ -12,7 +12,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEV_VARS, type DevServer, startDevServer } from "../../tools/dev-server";
+import { type DevServer, startDevServer } from "../../support/dev-server";
+import { DEV_VARS } from "../../support/dev-vars";
 import { type MediaOrigin, startMediaOrigin } from "./media-origin";
 import {
   type ApiStatus,

@@ -1,7 +1,7 @@
 // Real, playable media for the browser test, served by a small HTTP origin on 127.0.0.1 (the
 // dev server runs with LOCAL_DEV=true, so the consumer may download from it).
 //
-// The shared test origin (test/helpers/origin.ts) serves byte patterns, which are fine for
+// The shared test origin (support/origin.ts) serves byte patterns, which are fine for
 // hashing but are not media: a browser cannot play them, and content sniffing rejects them.
 // These are real files: a WAV sine tone (44-byte RIFF header + 16-bit PCM), a PNG, and an MP4
 // prefix (`ftyp isom`: detected as video, never played).

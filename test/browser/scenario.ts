@@ -1,5 +1,5 @@
 // The tasks the dashboard test looks at, posted as a provider would (the documented callback
-// fixtures with their task ids and media URLs replaced, `?token=` as in tools/scenario.ts):
+// fixtures with their task ids and media URLs replaced, `?token=` as in support/scenario.ts):
 //
 //   music   text → complete → the complete again (a duplicate); two tracks with WAV audio and PNG
 //           covers
@@ -10,10 +10,12 @@
 //   retry   a separate_vocal whose vocal link is not ready (404 → failed) until the test releases it
 //   doomed  a video, for the delete button
 
-import kieMusicText from "../fixtures/kie.music.text.json" with { type: "json" };
-import sunoapiMusicComplete from "../fixtures/sunoapi.music.complete.json" with { type: "json" };
-import sunoapiSeparateVocal from "../fixtures/sunoapi.separation.separate-vocal.json" with { type: "json" };
-import sunoapiVideo from "../fixtures/sunoapi.video.success.json" with { type: "json" };
+import kieMusicText from "../../support/fixtures/kie.music.text.json" with { type: "json" };
+import sunoapiMusicComplete from "../../support/fixtures/sunoapi.music.complete.json" with { type: "json" };
+import sunoapiSeparateVocal from "../../support/fixtures/sunoapi.separation.separate-vocal.json" with {
+  type: "json",
+};
+import sunoapiVideo from "../../support/fixtures/sunoapi.video.success.json" with { type: "json" };
 import { mp4Prefix, pngCover, type ServedMedia, wavTone } from "./media-origin.ts";
 
 /** Each payload sets `window.__xss` if it ever runs. */

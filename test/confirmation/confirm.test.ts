@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
+import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
 import { atOrigin, expectedSha256, originBytes, originLog, r2Sha256 } from "../helpers/media";
 import { providerRequests, recordInfo, scriptRecordInfo } from "../helpers/provider";
 import { postCallback, settled, uniqueId, waitForStatus, withTaskId } from "../helpers/worker";

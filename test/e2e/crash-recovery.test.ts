@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEV_VARS, type DevServer, startDevServer } from "../../tools/dev-server";
-import { type Origin, startOrigin } from "../helpers/origin";
-import { mediaSha256 } from "../helpers/pattern";
+import { type DevServer, startDevServer } from "../../support/dev-server";
+import { DEV_VARS } from "../../support/dev-vars";
+import { type Origin, startOrigin } from "../../support/origin";
+import { mediaSha256 } from "../../support/pattern";
 
 const TASKS = 6;
 /** ~3 MiB at ~1 MiB/s: each download is still streaming when the runtime is killed. */
@@ -78,9 +79,7 @@ describe("a runtime killed with downloads in flight", () => {
     }
     expect(states).toContain("downloading");
     expect(states).not.toContain("stored");
-    process.kill(-server.pid, "SIGKILL");
-    await server.exited;
-    await server.stop();
+    await server.kill();
 
     const restartedAt = Date.now();
     server = await start();

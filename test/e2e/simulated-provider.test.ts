@@ -1,36 +1,39 @@
 // End to end, outside workerd's test pool: the real `wrangler dev` (its own port and persistence
-// folder), the local media origin, and the provider scenario of `npm run simulate`
-// (tools/scenario.ts) with small files. Then every archived file is downloaded back through
-// GET /media and compared byte for byte with what the origin served.
+// folder, the development settings of `npm run dev`), the local media origin, and the provider
+// scenario of `npm run simulate` (support/scenario.ts) with small files, played once in
+// `beforeAll`. Each test then checks one thing of the result or asks the running Worker itself.
 
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEV_VARS, type DevServer, isPortOpen, startDevServer } from "../../tools/dev-server";
+import { Client, type TaskStatus } from "../../support/client";
+import { type DevServer, startDevServer } from "../../support/dev-server";
+import { mediaUrl } from "../../support/media-url";
+import { type Origin, startOrigin } from "../../support/origin";
+import { mediaChunk, mediaSha256 } from "../../support/pattern";
 import {
-  absoluteLink,
-  fetchStatus,
   type MediaFile,
   planScenario,
-  type Receiver,
   type RunResult,
   runScenario,
-  type TaskStatus,
+  type Scenario,
   TEST_SIZES,
-} from "../../tools/scenario";
-import { type Origin, startOrigin } from "../helpers/origin";
-import { mediaChunk, mediaSha256 } from "../helpers/pattern";
+} from "../../support/scenario";
 
 /** The smallest multipart part size the Worker accepts, so the 12 MB video takes three parts. */
 const PART_SIZE = 5 * 1024 * 1024;
 
 let origin: Origin;
 let server: DevServer;
-let receiver: Receiver;
+let client: Client;
+let scenario: Scenario;
 let result: RunResult;
 
 beforeAll(async () => {
   origin = await startOrigin();
   server = await startDevServer({ logLevel: "warn", vars: { PART_SIZE_BYTES: String(PART_SIZE) } });
-  receiver = { url: server.url, callbackToken: DEV_VARS.CALLBACK_TOKENS, apiToken: DEV_VARS.API_TOKEN };
+  client = Client.dev(server.url);
+  scenario = planScenario({ originUrl: origin.url, sizes: TEST_SIZES });
+  result = await runScenario({ client, scenario, timeoutMs: 60_000, pollMs: 100 });
 });
 
 // wrangler runs with --log-level warn; what it did print helps when a test fails.
@@ -46,48 +49,36 @@ afterAll(async () => {
   await origin?.close();
 });
 
-const bearer = () => ({ authorization: `Bearer ${receiver.apiToken}` });
-
-/** The file's name on the origin: its extension decides the media header the origin serves. */
-const nameOf = (file: MediaFile) => new URL(file.url).pathname.split("/").pop() as string;
-
-async function readAll(response: Response): Promise<Uint8Array> {
-  return new Uint8Array(await response.arrayBuffer());
-}
-
 /** Size and SHA-256 of a response body, streamed (never held whole). */
 async function digestBody(response: Response): Promise<{ size: number; sha256: string }> {
-  const { createHash } = await import("node:crypto");
   const hash = createHash("sha256");
   let size = 0;
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    hash.update(value);
+  for await (const chunk of response.body as ReadableStream<Uint8Array>) {
+    size += chunk.byteLength;
+    hash.update(chunk);
   }
   return { size, sha256: hash.digest("hex") };
 }
 
-function storedAsset(status: TaskStatus, file: MediaFile) {
-  const asset = status.assets.find((candidate) => candidate.name === file.asset);
-  if (!asset?.key || !asset.url) throw new Error(`${status.taskId} ${file.asset} is not stored`);
+const served = async (file: MediaFile) => ({
+  size: file.size,
+  sha256: await mediaSha256(file.name, file.size, file.seed),
+});
+
+function storedAsset(status: TaskStatus | null, file: MediaFile) {
+  const asset = status?.assets.find((candidate) => candidate.name === file.asset);
+  if (!asset?.key || !asset.url) throw new Error(`${status?.taskId} ${file.asset} is not stored`);
   return { ...asset, key: asset.key, url: asset.url };
 }
 
 function outcomeOf(kind: string) {
-  const outcome = result?.tasks.find((candidate) => candidate.task.kind === kind);
+  const outcome = result.tasks.find((candidate) => candidate.task.kind === kind);
   if (!outcome?.status) throw new Error(`no ${kind} task in the scenario's result`);
   return { ...outcome, status: outcome.status };
 }
 
 describe("the receiver under wrangler dev, driven by the simulated provider", () => {
-  it("archives a music task, a 12-stem separation and a video", async () => {
-    const scenario = planScenario({ originUrl: origin.url, sizes: TEST_SIZES });
-    result = await runScenario({ receiver, scenario, timeoutMs: 60_000, pollMs: 100 });
-
-    expect(result.problems).toEqual([]);
+  it("answers every callback with 200, the repeated ones as duplicates", () => {
     expect(result.steps.map(({ step, status, body }) => [step.label, status, body])).toEqual(
       scenario.steps.map((step) => [
         step.label,
@@ -95,6 +86,10 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
         { status: "received", taskId: step.taskId, duplicate: step.duplicate },
       ]),
     );
+  });
+
+  it("archives a music task, a 12-stem separation and a video, each file with its size and SHA-256", () => {
+    expect(result.problems).toEqual([]);
     expect(result.tasks.map(({ task, status }) => [task.kind, status?.archive])).toEqual(
       scenario.tasks.map((task) => [
         task.kind,
@@ -112,18 +107,14 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
   it("serves every archived file byte for byte through its signed link", async () => {
     for (const outcome of result.tasks) {
       for (const file of outcome.task.files) {
-        const asset = storedAsset(outcome.status as TaskStatus, file);
-        const link = absoluteLink(receiver, asset.url) as string;
+        const link = client.link(storedAsset(outcome.status, file).url);
         expect(link).toMatch(/\/media\/.+\?expires=\d+&sig=[\w-]+$/);
         const response = await fetch(link);
         expect(response.status, `${file.asset}: ${link}`).toBe(200);
-        expect(response.headers.get("content-type")).toBe(file.contentType);
+        expect(response.headers.get("content-type")).toBe(file.type);
         expect(response.headers.get("content-length")).toBe(String(file.size));
         expect(response.headers.get("accept-ranges")).toBe("bytes");
-        expect(await digestBody(response)).toEqual({
-          size: file.size,
-          sha256: await mediaSha256(nameOf(file), file.size, file.seed),
-        });
+        expect(await digestBody(response)).toEqual(await served(file));
       }
     }
   });
@@ -131,14 +122,11 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
   it("serves a file with the bearer token alone, and nothing without either", async () => {
     for (const outcome of result.tasks) {
       const file = outcome.task.files[0] as MediaFile;
-      const { key } = storedAsset(outcome.status as TaskStatus, file);
-      const withBearer = await fetch(`${receiver.url}/media/${key}`, { headers: bearer() });
+      const { key } = storedAsset(outcome.status, file);
+      const withBearer = await client.request(`/media/${key}`, { headers: client.bearer });
       expect(withBearer.status).toBe(200);
-      expect(await digestBody(withBearer)).toEqual({
-        size: file.size,
-        sha256: await mediaSha256(nameOf(file), file.size, file.seed),
-      });
-      const anonymous = await fetch(`${receiver.url}/media/${key}`);
+      expect(await digestBody(withBearer)).toEqual(await served(file));
+      const anonymous = await client.request(`/media/${key}`);
       expect(anonymous.status).toBe(401);
       await anonymous.arrayBuffer();
     }
@@ -151,22 +139,20 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     expect(file.size).toBeGreaterThan(2 * PART_SIZE);
     const start = PART_SIZE - 1000;
     const end = PART_SIZE + 2999;
-    const response = await fetch(absoluteLink(receiver, storedAsset(video.status, file).url) as string, {
+    const response = await fetch(client.link(storedAsset(video.status, file).url), {
       headers: { range: `bytes=${start}-${end}` },
     });
     expect(response.status).toBe(206);
     expect(response.headers.get("content-range")).toBe(`bytes ${start}-${end}/${file.size}`);
     expect(response.headers.get("content-length")).toBe(String(end - start + 1));
-    expect(
-      Buffer.from(await readAll(response)).equals(
-        mediaChunk(nameOf(file), start, end - start + 1, file.seed),
-      ),
-    ).toBe(true);
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(
+      mediaChunk(file.name, start, end - start + 1, file.seed),
+    );
   });
 
   it("keeps the music task complete after the duplicate complete and the late first", async () => {
     const music = outcomeOf("music");
-    const status = await fetchStatus(receiver, music.task.taskId);
+    const status = await client.status(music.task.taskId);
     expect(status).toMatchObject({
       state: "succeeded",
       stage: "complete",
@@ -185,27 +171,31 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
 
   it("fetched every file with a browser User-Agent, and never a stream URL or a source_* twin", () => {
     const requests = origin.log();
-    for (const outcome of result.tasks) {
-      for (const file of outcome.task.files) {
-        const { pathname, search } = new URL(file.url);
-        const gets = requests.filter(
-          (entry) => entry.method === "GET" && entry.path === pathname && `?${entry.query}` === search,
-        );
-        expect(gets.length, file.asset).toBeGreaterThanOrEqual(1);
-        for (const entry of gets) expect(entry.ua).toMatch(/^Mozilla\/5\.0 /);
+    const gets = (url: string) => {
+      const { pathname, search } = new URL(url);
+      return requests.filter(
+        (entry) => entry.method === "GET" && entry.path === pathname && `?${entry.query}` === search,
+      );
+    };
+    for (const { task } of result.tasks) {
+      for (const file of task.files) {
+        expect(gets(file.url).length, file.asset).toBeGreaterThanOrEqual(1);
+        for (const entry of gets(file.url)) expect(entry.ua).toMatch(/^Mozilla\/5\.0 /);
       }
+      for (const twin of task.twins) expect(gets(twin.url), twin.key).toEqual([]);
     }
-    expect(requests.filter((entry) => /^\/(stream|source)\//.test(entry.path))).toEqual([]);
+    expect(scenario.tasks.flatMap((task) => task.twins)).toHaveLength(4);
+    expect(origin.log("/stream/")).toEqual([]);
   });
 
   it("writes each task's manifest once it is settled", async () => {
     for (const outcome of result.tasks) {
       const key = `${outcome.task.kind}/${outcome.task.taskId}/manifest.json`;
-      let response = await fetch(`${receiver.url}/media/${key}`, { headers: bearer() });
+      let response = await client.request(`/media/${key}`, { headers: client.bearer });
       for (let tries = 0; response.status === 404 && tries < 50; tries++) {
         await response.arrayBuffer();
         await new Promise((done) => setTimeout(done, 100));
-        response = await fetch(`${receiver.url}/media/${key}`, { headers: bearer() });
+        response = await client.request(`/media/${key}`, { headers: client.bearer });
       }
       expect(response.status, key).toBe(200);
       const manifest = (await response.json()) as TaskStatus;
@@ -216,10 +206,22 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     }
   });
 
-  it("stops wrangler by its process id and frees its port", async () => {
-    await server.stop();
-    expect(await isPortOpen(server.port)).toBe(false);
-    // Nothing of wrangler's process group (its Node child, both workerd processes) is left.
-    expect(() => process.kill(-server.pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+  it("takes only the development callback token of npm run dev, and records nothing otherwise", async () => {
+    const taskId = `e2e-token-${Date.now().toString(36)}`;
+    const videoUrl = mediaUrl(origin.url, { name: "token.mp4", size: 1000, seed: 7, type: "video/mp4" });
+    const callback = {
+      code: 200,
+      msg: "MP4 generated successfully.",
+      data: { task_id: taskId, video_url: videoUrl },
+    };
+    for (const token of ["test-token-a", null]) {
+      const response = await client.postCallback(callback, { token });
+      expect(response.status, String(token)).toBe(401);
+      await response.arrayBuffer();
+    }
+    expect(await client.status(taskId)).toBeNull();
+    const accepted = await client.postCallback(callback);
+    expect(accepted.status).toBe(200);
+    expect(await accepted.json()).toEqual({ status: "received", taskId, duplicate: false });
   });
 });

@@ -1,82 +1,61 @@
 import { env } from "cloudflare:workers";
-import { mediaSha256 } from "./pattern";
+import { atOrigin as rewriteAtOrigin } from "../../support/fixtures/rewrite";
+import { type MediaSpec, mediaUrl } from "../../support/media-url";
+import type { OriginLogEntry } from "../../support/origin";
+import { mediaSha256 } from "../../support/pattern";
 
-export interface ServedFile {
-  /** The file name in the URL; its extension decides the media header the origin lays over it. */
-  name: string;
-  size: number;
-  seed: number;
-}
-
-const ARCHIVED_URL_KEY = /^(?!stream_|source_stream_|origin_)[a-z_]*_url$/;
-const MIME_BY_EXT: Record<string, string> = {
-  mp3: "audio/mpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  mp4: "video/mp4",
-};
 let seedCounter = 1;
 
 /**
- * Rewrites every archivable media URL of a callback to the local origin, which serves pattern
- * bytes of a known size and seed behind a real header of the URL's format. Returns the body and what each new URL serves, so tests can
- * check sizes and SHA-256 of what lands in R2. Stream URLs are left alone (never fetched).
+ * A fixture whose archivable media URLs serve pattern bytes from the local origin, each file of
+ * its own seed and `size` plus its seed bytes (so no two are alike), with what each URL serves.
  */
 export function atOrigin<T>(
   fixture: T,
-  options: { size?: number; chunked?: boolean; base?: string } = {},
-): { body: T; files: Map<string, ServedFile> } {
-  const files = new Map<string, ServedFile>();
-  const base = options.base ?? env.ORIGIN_URL;
-  const rewrite = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(rewrite);
-    if (!value || typeof value !== "object") return value;
-    return Object.fromEntries(
-      Object.entries(value).map(([key, inner]) => {
-        if (ARCHIVED_URL_KEY.test(key) && typeof inner === "string" && inner.startsWith("https://")) {
-          const name = new URL(inner).pathname.split("/").pop() || "file";
-          const ext = /\.([a-z0-9]+)$/.exec(name)?.[1] ?? "";
-          const file = { name, size: (options.size ?? 3000) + seedCounter, seed: seedCounter++ };
-          const query = new URLSearchParams({
-            size: String(file.size),
-            seed: String(file.seed),
-            cl: options.chunked ? "0" : "1",
-            type: MIME_BY_EXT[ext] ?? "application/octet-stream",
-          });
-          const url = `${base}/bytes/${name}?${query}`;
-          files.set(url, file);
-          return [key, url];
-        }
-        return [key, rewrite(inner)];
-      }),
-    );
-  };
-  return { body: rewrite(structuredClone(fixture)) as T, files };
+  options: { size?: number; chunked?: boolean; delayMs?: number } = {},
+) {
+  return rewriteAtOrigin(fixture, env.ORIGIN_URL, () => {
+    const seed = seedCounter++;
+    return { size: (options.size ?? 3000) + seed, seed, chunked: options.chunked, delayMs: options.delayMs };
+  });
 }
 
-export const expectedSha256 = (file: ServedFile) => mediaSha256(file.name, file.size, file.seed);
+/** What the origin serves for a file: its pattern behind the media header of its name's extension. */
+export const expectedSha256 = (file: { name: string; size: number; seed: number }) =>
+  mediaSha256(file.name, file.size, file.seed);
 
 /**
  * A URL on the local origin serving `size` pattern bytes behind the media header of `name`'s
- * extension (their digest: `mediaSha256(name, size, seed)`).
+ * extension (their digest: `mediaSha256(name, size, seed)`). Besides the spec's fields, any
+ * other entry becomes a query parameter of the origin's route (`chunk`, `chunkDelayMs`, `magic`…).
  */
-export function originBytes(name: string, size: number, seed: number, extra: Record<string, string> = {}) {
-  const query = new URLSearchParams({ size: String(size), seed: String(seed), ...extra });
-  return `${env.ORIGIN_URL}/bytes/${name}?${query}`;
-}
-
-export interface OriginRequest {
-  method: string;
-  path: string;
-  query: string;
-  ua: string | null;
-  listener: "primary" | "alt";
+export function originBytes(
+  name: string,
+  size: number,
+  seed: number,
+  extra: Partial<Omit<MediaSpec, "name" | "size" | "seed">> &
+    Record<string, string | number | boolean | undefined> = {},
+): string {
+  const { chunked, type, delayMs, ...query } = extra;
+  const url = new URL(
+    mediaUrl(env.ORIGIN_URL, {
+      name,
+      size,
+      seed,
+      chunked: chunked === true,
+      type: typeof type === "string" ? type : undefined,
+      delayMs: typeof delayMs === "number" ? delayMs : undefined,
+    }),
+  );
+  for (const [key, value] of Object.entries(query))
+    if (value !== undefined) url.searchParams.set(key, String(value));
+  return url.href;
 }
 
 /** Requests the origin received (optionally only paths with this prefix). */
-export async function originLog(pathPrefix = ""): Promise<OriginRequest[]> {
+export async function originLog(pathPrefix = ""): Promise<OriginLogEntry[]> {
   const response = await fetch(`${env.ORIGIN_URL}/__log?path=${encodeURIComponent(pathPrefix)}`);
-  return ((await response.json()) as { requests: OriginRequest[] }).requests;
+  return ((await response.json()) as { requests: OriginLogEntry[] }).requests;
 }
 
 /** How many GETs each origin URL (path + query) received. */

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { mediaSha256 } from "../../support/pattern";
 import { r2Sha256 } from "../helpers/media";
-import { mediaSha256 } from "../helpers/pattern";
 import { archiveUrl, runConsumer, seedQueuedAsset } from "../helpers/tasks";
 import { getStatus } from "../helpers/worker";
 

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import kieVideo from "../fixtures/kie.video.success.json";
-import sunoMusic from "../fixtures/sunoapi.music.complete.json";
-import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
+import { describe, expect, it, vi } from "vitest";
+import kieVideo from "../../support/fixtures/kie.video.success.json";
+import sunoMusic from "../../support/fixtures/sunoapi.music.complete.json";
+import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
+import { mediaSha256 } from "../../support/pattern";
 import { atOrigin, expectedSha256, originBytes, originHits, originLog, r2Sha256 } from "../helpers/media";
-import { mediaSha256 } from "../helpers/pattern";
 import { archiveUrl, runConsumer, seedQueuedAsset } from "../helpers/tasks";
 import {
   bearer,
@@ -29,8 +29,6 @@ async function expectNothingStored(kind: string, taskId: string) {
   const keys = await listKeys(`${kind}/${taskId}/`);
   expect(keys.filter((key) => !key.endsWith("/manifest.json"))).toEqual([]);
 }
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("archiving every kind byte-exact", () => {
   it("archives a split_stem task's 12 stems with matching SHA-256 and metadata", async () => {
@@ -94,15 +92,15 @@ describe("archiving every kind byte-exact", () => {
   });
 
   it.each([
-    ["with", "1"],
-    ["without", "0"],
+    ["with", false],
+    ["without", true],
   ])(
     "archives a 26 MiB file %s Content-Length (multipart parts of 5 MiB when unknown)",
-    async (_case, cl) => {
+    async (_case, chunked) => {
       const s = nextSeed();
       const size = 26 * MIB + 123;
       const { asset } = await archiveUrl(
-        originBytes("big.mp3", size, s, { cl, type: "audio/mpeg" }),
+        originBytes("big.mp3", size, s, { chunked, type: "audio/mpeg" }),
         "drums",
         60_000,
       );
@@ -207,7 +205,7 @@ describe("failures", () => {
       uploads.push(upload);
       return upload;
     });
-    const url = originBytes(`grows-${nextSeed()}.mp3`, 13 * MIB, 2, { cl: "0" });
+    const url = originBytes(`grows-${nextSeed()}.mp3`, 13 * MIB, 2, { chunked: true });
     const taskId = await seedQueuedAsset("separation", "drums", url);
     const result = await runConsumer([{ taskId, asset: "drums" }], {
       vars: { MAX_MEDIA_BYTES: String(12 * MIB) },
@@ -298,6 +296,10 @@ describe("exactly once", () => {
     expect(retry.delaySeconds).toBeGreaterThan(50);
     expect(retry.delaySeconds).toBeLessThanOrEqual(60);
     expect(await originLog(new URL(url).pathname)).toEqual([]);
+    // Still the other consumer's: neither stored nor failed by the message it retried.
+    expect((await getStatus(taskId)).assets).toMatchObject([
+      { name: "drums", state: "downloading", attempts: 1 },
+    ]);
   });
 
   it("acknowledges a malformed message instead of retrying it forever", async () => {

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TaskStatus } from "../../src/tasks/status";
+import { mediaSha256 } from "../../support/pattern";
 import { originBytes, originHits, r2Sha256 } from "../helpers/media";
-import { mediaSha256 } from "../helpers/pattern";
 import { getStatus, postCallback, settled, uniqueId, waitForStatus } from "../helpers/worker";
 
 let seed = 5000;

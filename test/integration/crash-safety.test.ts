@@ -8,8 +8,8 @@ import { DOWNLOAD_LEASE_MS } from "../../src/tasks/claims";
 import { MESSAGE_GRACE_MS } from "../../src/tasks/outbox";
 import type { AssetRow } from "../../src/tasks/rows";
 import { taskStub } from "../../src/tasks/stub";
+import { mediaSha256 } from "../../support/pattern";
 import { originBytes, originLog } from "../helpers/media";
-import { mediaSha256 } from "../helpers/pattern";
 import { runConsumer, seedQueuedAsset } from "../helpers/tasks";
 import { bearer, request, settled, waitForStatus } from "../helpers/worker";
 

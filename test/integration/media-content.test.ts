@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import sunoMusic from "../fixtures/sunoapi.music.complete.json";
-import sunoVideo from "../fixtures/sunoapi.video.success.json";
+import sunoMusic from "../../support/fixtures/sunoapi.music.complete.json";
+import sunoVideo from "../../support/fixtures/sunoapi.video.success.json";
+import { mediaSha256 } from "../../support/pattern";
 import { atOrigin, expectedSha256, originBytes, originLog, r2Sha256 } from "../helpers/media";
-import { mediaSha256 } from "../helpers/pattern";
 import { archiveUrl, runConsumer, seedQueuedAsset } from "../helpers/tasks";
 import {
   bearer,

@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TransientError } from "../../src/media/errors";
 import { PART_BUFFER_BUDGET, PartBufferPool, type WriteRequest, writeMedia } from "../../src/media/r2-writer";
+import { mediaSha256, patternStream } from "../../support/pattern";
 import { r2Sha256 } from "../helpers/media";
-import { mediaSha256, patternStream } from "../helpers/pattern";
 
 const MIB = 1024 * 1024;
 let seed = 7000;

@@ -1,8 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { taskStub } from "../../src/tasks/stub";
-import kieFirst from "../fixtures/kie.music.first.json";
+import kieFirst from "../../support/fixtures/kie.music.first.json";
 import { atOrigin, expectedSha256, originBytes, originHits } from "../helpers/media";
 import { pollNow, providerRequests, recordInfo, scriptRecordInfo } from "../helpers/provider";
 import {
@@ -17,8 +17,6 @@ import {
 } from "../helpers/worker";
 
 const MINUTE = 60_000;
-
-afterEach(() => vi.restoreAllMocks());
 
 async function register(taskId: string, kind: "music" | "separation" | "video") {
   const response = await request("/tasks", {

@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signMediaLink } from "../../src/api/media-links";
 import { config } from "../../src/core/config";
+import { mediaChunk, mediaSha256 } from "../../support/pattern";
 import { originBytes } from "../helpers/media";
-import { mediaChunk, mediaSha256 } from "../helpers/pattern";
 import { archiveUrl, seedQueuedAsset } from "../helpers/tasks";
 import { bearer, getStatus, request, uniqueId } from "../helpers/worker";
 

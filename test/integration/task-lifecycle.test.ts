@@ -2,8 +2,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { TaskStatus } from "../../src/tasks/status";
-import kieMusicComplete from "../fixtures/kie.music.complete.json";
-import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
+import kieMusicComplete from "../../support/fixtures/kie.music.complete.json";
+import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
 import { atOrigin, expectedSha256, originHits } from "../helpers/media";
 import { getStatus, postCallback, settled, uniqueId, waitForStatus, withTaskId } from "../helpers/worker";
 
@@ -237,13 +237,15 @@ describe("duplicate deliveries", () => {
 describe("the watchdog alarm", () => {
   it("is set for when a message or a lease could be lost, not the send lease's expiry, and is cleared once archived", async () => {
     const taskId = uniqueId("alarm");
-    const { body } = atOrigin(withTaskId(kieMusicComplete, taskId));
+    // The origin answers only after 3 s, so the assets are still queued or downloading below.
+    const { body } = atOrigin(withTaskId(kieMusicComplete, taskId), { delayMs: 3000 });
     const before = Date.now();
     expect((await postCallback(body)).status).toBe(200);
     // A queued asset's message counts as lost a minute after it was due, a download's lease ends
     // a minute after its last heartbeat: either way not sooner (not at the 30 s send lease).
     const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
     const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect((await getStatus(taskId)).archive.state).toBe("archiving");
     expect(alarm).not.toBeNull();
     expect(alarm as number).toBeGreaterThanOrEqual(before + 60_000);
     expect(alarm as number).toBeLessThanOrEqual(Date.now() + 61_000);

@@ -3,7 +3,7 @@ import { isArchiveKey, MEDIA_EXTENSIONS, manifestKey, mediaKey } from "../../src
 import { backoffSeconds } from "../../src/media/consumer";
 import { PermanentError } from "../../src/media/errors";
 import { SNIFF_BYTES, sniffMedia } from "../../src/media/sniff-media";
-import { MEDIA_HEADERS, mediaChunk, patternChunk } from "../helpers/pattern";
+import { MEDIA_HEADERS, mediaChunk, patternChunk } from "../../support/pattern";
 
 const text = (value: string) => new TextEncoder().encode(value);
 

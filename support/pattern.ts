@@ -2,7 +2,7 @@
 //
 // Pure TypeScript, no Node imports: usable from Node (vitest globalSetup, scripts) and from
 // inside workerd (tests running in the Workers pool). The local media origin
-// (test/helpers/origin.ts) serves exactly these bytes, so tests can compare the size and
+// (support/origin.ts) serves exactly these bytes, so tests can compare the size and
 // SHA-256 that the Worker records against `patternSha256(size, seed)`.
 //
 // 251 is prime, so the pattern never lines up with power-of-two chunk or block sizes and a

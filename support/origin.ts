@@ -1,7 +1,7 @@
 // A real local HTTP media origin for tests (Node only: `node:http`).
 //
 // Start it from Node (vitest globalSetup, a script) and hand its URLs to the Worker under
-// test. Every file it serves follows the pattern of test/helpers/pattern.ts
+// test. Every file it serves follows the pattern of support/pattern.ts
 // (byte i = (i + seed * 7) % 251), so `patternSha256(size, seed)` gives the expected digest.
 //
 // Two listeners share one handler and one state (log, counters, scripts):
@@ -53,7 +53,7 @@
 //
 // This file imports nothing from the project (the pattern is inlined and kept identical to
 // pattern.ts) so it can also be run directly with Node 22's type stripping, e.g.
-//   node -e 'import("./test/helpers/origin.ts").then(m => m.startOrigin({ port: 9090 })).then(o => console.log(o))'
+//   node -e 'import("./support/origin.ts").then(m => m.startOrigin({ port: 9090 })).then(o => console.log(o))'
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -118,7 +118,7 @@ export interface Origin {
 const PIECE = 64 * 1024;
 const PERIOD = 251;
 
-// --- pattern (identical to test/helpers/pattern.ts; inlined to keep this file standalone) ---
+// --- pattern (identical to support/pattern.ts; inlined to keep this file standalone) ---
 
 const periodTable = Buffer.alloc(PERIOD * 2);
 for (let i = 0; i < periodTable.length; i++) periodTable[i] = i % PERIOD;
@@ -140,7 +140,7 @@ function patternPiece(offset: number, length: number, seed: number): Buffer {
   return out;
 }
 
-// --- media headers (identical to the MEDIA_HEADERS of test/helpers/pattern.ts) ---
+// --- media headers (identical to the MEDIA_HEADERS of support/pattern.ts) ---
 //
 // A file whose name ends in a media extension (or whose `?magic=` names a format) begins with a
 // real header of that format laid over the pattern (same size), so that a content sniffer takes

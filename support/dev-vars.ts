@@ -1,0 +1,11 @@
+/**
+ * The development settings of `npm run dev` (tools/dev.ts) and of every `wrangler dev` the e2e
+ * test and the benchmarks start: `--var` flags, never in wrangler.toml, so `wrangler deploy`
+ * never sees them.
+ */
+export const DEV_VARS = {
+  CALLBACK_TOKENS: "dev-callback-token",
+  API_TOKEN: "dev-api-token",
+  /** Lets the Worker fetch plain-http media from 127.0.0.1 and localhost. */
+  LOCAL_DEV: "true",
+} as const;
