@@ -69,6 +69,7 @@ try {
   const token = vars.CALLBACK_TOKENS?.split(",")[0];
   process.stdout.write(
     `\nstemvault is listening on ${url}\n` +
+      `  Dashboard:    ${url}/  (asks for the API token below)\n` +
       `  Callback URL: ${url}/callbacks${token ? `?token=${encodeURIComponent(token)}` : ""}\n` +
       `  API token:    ${vars.API_TOKEN ?? "(none)"}   (Authorization: Bearer …, for GET ${url}/tasks/<taskId>)\n` +
       "  Watch it archive: npm run simulate (in another terminal)\n\n",
