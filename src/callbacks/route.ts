@@ -36,7 +36,9 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   await verifySignature(c, taskId);
   const update = parseCallback(body, kind);
   const hash = await sha256Hex(JSON.stringify(body));
-  const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw });
+  // Where the callback arrived is the base of the links in the task's events (unless PUBLIC_URL).
+  const origin = new URL(c.req.url).origin;
+  const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw }, origin);
   if (result.outcome === "enqueue_failed") {
     throw new ApiError(
       503,

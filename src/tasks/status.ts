@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { Kind } from "../core/ids";
 import type { TrackInfo } from "../providers/model";
+import { EventStatus } from "./event-status";
 import type { AssetRow, CallbackRow, TaskRow } from "./rows";
 
 const Iso = z.iso.datetime().openapi({ example: "2026-11-30T12:00:00.000Z" });
@@ -91,6 +92,8 @@ export const TaskStatus = z
     }),
     tracks: z.array(Track),
     assets: z.array(AssetStatus),
+    /** Outbound events (EVENTS_URL) of the task, oldest first. */
+    events: z.array(EventStatus),
   })
   .openapi("TaskStatus");
 export type TaskStatus = z.infer<typeof TaskStatus>;
@@ -128,6 +131,7 @@ export function buildStatus(
   assets: AssetRow[],
   callbacks: CallbackRow[],
   nextPollAt: number | null,
+  events: EventStatus[] = [],
 ): TaskStatus {
   const stored = assets.filter((asset) => asset.state === "stored");
   const counts = {
@@ -191,5 +195,6 @@ export function buildStatus(
           : { downloadMs: asset.download_ms, publishMs: asset.publish_ms },
       url: null,
     })),
+    events,
   };
 }
