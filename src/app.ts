@@ -18,18 +18,20 @@ app.use(async (c, next) => {
 });
 
 /**
- * 200 when the receiver can accept callbacks; 503 naming each setting that stops it. `events`
- * says whether outbound events are sent; `warnings` names what keeps them from being sent.
+ * 200 when the receiver can accept callbacks; 503 naming each setting that stops it. Once
+ * EVENTS_URL is set, `events` says whether outbound events are sent (`on`) or not
+ * (`misconfigured`, with `warnings` naming the setting); without it (events off) the answer is
+ * the contract's plain `{ok, checks}`.
  */
 app.get("/healthz", (c) => {
   const cfg = c.get("config");
   const checks = sourceChecks(cfg);
-  const events = cfg.events.state;
+  const events = cfg.events.state === "off" ? {} : { events: cfg.events.state };
   const warnings = cfg.warnings.length > 0 ? { warnings: cfg.warnings } : {};
   if (cfg.problems.length > 0) {
-    return c.json({ ok: false, checks, events, problems: cfg.problems, ...warnings }, 503);
+    return c.json({ ok: false, checks, ...events, problems: cfg.problems, ...warnings }, 503);
   }
-  return c.json({ ok: true, checks, events, ...warnings });
+  return c.json({ ok: true, checks, ...events, ...warnings });
 });
 app.route("/callbacks", callbacks);
 app.route("/tasks", tasks);
