@@ -39,6 +39,7 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   if (!header) return null;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value);
+  if (!/^[A-Za-z]{3}/.test(value)) return null; // every HTTP-date form starts with a day name
   const at = Date.parse(value);
   if (Number.isNaN(at)) return null;
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
