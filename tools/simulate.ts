@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { MultiBar, type SingleBar } from "cli-progress";
 import Table from "cli-table3";
 import { startOrigin } from "../test/helpers/origin.ts";
+import { DEV_EVENTS_PORT, watchSimulatorEvents } from "./events-endpoint.ts";
 import {
   absoluteLink,
   checkReceiver,
@@ -35,6 +36,7 @@ Usage: npm run simulate -- [options]
   --timeout <seconds>      give up on tasks not archived by then (default 180)
   --small                  small files (about 15 MB instead of 75 MB)
   --delay <ms>             pause between callbacks (default 400)
+  --events-port <n>        where this receives the outbound events (default ${DEV_EVENTS_PORT})
   -h, --help               this text
 `;
 
@@ -80,6 +82,7 @@ function options() {
     timeoutMs: timeout * 1000,
     stepDelayMs: delay,
     sizes: values.small ? TEST_SIZES : DEMO_SIZES,
+    eventsPort: Number(values["events-port"] ?? DEV_EVENTS_PORT),
   };
 }
 
@@ -92,6 +95,7 @@ function parse() {
       "api-token": { type: "string" },
       timeout: { type: "string" },
       delay: { type: "string" },
+      "events-port": { type: "string" },
       small: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -272,6 +276,8 @@ async function main() {
     throw error;
   }
   const origin = await startOrigin();
+  let print = (line: string): void => void process.stdout.write(`${line}\n`);
+  const events = await watchSimulatorEvents(opts.receiver.url, opts.eventsPort, (line) => print(line));
   let interrupted = false;
   process.once("SIGINT", () => {
     interrupted = true;
@@ -304,6 +310,7 @@ async function main() {
         onProgress: (progress) => {
           if (!ui.view) {
             ui.view = progressView(progress, startedAt);
+            print = ui.view.log;
             for (const line of ui.pending.splice(0)) ui.view.log(line);
           }
           ui.view.update(progress);
@@ -311,8 +318,17 @@ async function main() {
       });
     } finally {
       ui.view?.stop();
+      print = (line: string): void => void process.stdout.write(`${line}\n`);
     }
     await report(result, opts.receiver.url);
+    process.stdout.write(
+      `\n${
+        (await events?.summary(
+          result.tasks.map((t) => t.task.taskId),
+          5000,
+        )) ?? ""
+      }`,
+    );
     const archived = result.tasks.filter((task) => task.archived).length;
     if (!result.ok) {
       process.stdout.write(`\n${archived} of ${result.tasks.length} tasks archived. Problems:\n`);
@@ -331,6 +347,7 @@ async function main() {
     if (error instanceof ScenarioError) fail(error.message);
     throw error;
   } finally {
+    await events?.close();
     await origin.close();
   }
 }
