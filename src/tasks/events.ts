@@ -23,6 +23,8 @@ const MAX_MESSAGE_GRACE_MS = 60 * 60 * 1000;
 const MESSAGE_LOST_AT = `MAX(COALESCE(next_attempt_at, updated_at), COALESCE(attempt_until, 0)) +
   MIN(${MESSAGE_GRACE_MS} << MIN(MAX(messages_sent - 1, 0), 6), ${MAX_MESSAGE_GRACE_MS})`;
 const SEND_BATCH_LIMIT = 100;
+/** `event_mark` of the tasks that existed when the events table was added (see rows.ts). */
+const BEFORE_EVENTS = "before-events";
 
 /** The settlement an event is recorded for, or null while the task is not settled. */
 export function settlementOf(
@@ -78,6 +80,11 @@ export class TaskEvents implements PendingWork {
       )
       .one();
     const settlement = settlementOf(task, counts);
+    if (task.event_mark === BEFORE_EVENTS) {
+      // A task from before events existed: its current settlement is never announced.
+      this.sql.exec("UPDATE task SET event_mark = ? WHERE id = 1", settlement?.mark ?? null);
+      return false;
+    }
     if (!settlement) {
       if (task.event_mark !== null) this.sql.exec("UPDATE task SET event_mark = NULL WHERE id = 1");
       return false;

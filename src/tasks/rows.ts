@@ -170,6 +170,7 @@ const MIGRATIONS = [
    ALTER TABLE assets ADD COLUMN message_due_at INTEGER;`,
   `ALTER TABLE task ADD COLUMN callback_origin TEXT;
    ALTER TABLE task ADD COLUMN event_mark TEXT;
+   UPDATE task SET event_mark = 'before-events';
    CREATE TABLE events (
      id TEXT PRIMARY KEY,
      type TEXT NOT NULL,
