@@ -3,6 +3,7 @@
 
 import type { AckLevel, FloorLevel, LoadResult } from "./ack.ts";
 import type { ArchiveResult, ConsumerRun } from "./archive.ts";
+import type { EventLatency } from "./events.ts";
 import { MIB, median, percentile } from "./receiver.ts";
 import type { BurstResult, SequentialResult } from "./time-to-archive.ts";
 
@@ -56,6 +57,8 @@ export interface Report {
   archive: ArchiveResult | null;
   sequential: SequentialResult | null;
   burst: BurstResult | null;
+  /** Outbound event latency in the time-to-archive section; absent in reports of older runs. */
+  events?: { sequential: EventLatency; burst: EventLatency } | null;
   errors: string[];
 }
 
@@ -229,6 +232,17 @@ export function verdicts(report: Report): Verdict[] {
       });
     }
   }
+  if (report.events) {
+    const { sequential, burst } = report.events;
+    const p95s = [sequential, burst].map((l) =>
+      l.times.length ? percentile(l.times, 95) : Number.POSITIVE_INFINITY,
+    );
+    out.push({
+      target: "event answered < 2 s after the last file stored, p95 (single tasks and the burst)",
+      met: p95s.every((p) => p < 2000),
+      detail: `single tasks p95 ${secs(p95s[0] as number)}, burst p95 ${secs(p95s[1] as number)}`,
+    });
+  }
   if (report.burst) {
     const b = report.burst;
     out.push({
@@ -392,6 +406,21 @@ export function tableRows(report: Report): Row[] {
       `${burst.tasks} requests, ${burst.concurrency} in flight (Node fetch)`,
     ]);
   }
+  const events = report.events;
+  if (events) {
+    const row = (label: string, l: EventLatency): Row => [
+      `Event latency: ${label}`,
+      l.times.length
+        ? `median ${secs(median(l.times))} · p95 ${secs(percentile(l.times, 95))} · max ${secs(Math.max(...l.times))}; ${l.times.length}/${l.expected} received${l.unverified ? `, ${l.unverified} NOT verified` : ", all verified"}`
+        : "none received",
+      "—",
+      "—",
+      `p95 < 2 s${mark(l.times.length > 0 && percentile(l.times, 95) < 2000)}`,
+      "last file stored (the event's timestamp) → the local endpoint answered it",
+    ];
+    rows.push(row(`${events.sequential.expected} single tasks`, events.sequential));
+    rows.push(row(`the burst of ${events.burst.expected} tasks`, events.burst));
+  }
   return rows;
 }
 
@@ -478,6 +507,7 @@ function boundsSection(report: Report): string {
     `- **Ack rows**: each run ends after ${int(s.ackRequests)} requests or ${s.ackMaxSeconds} s, whichever comes first (the Bound column says which and how many), pipelining 1, 30 s request timeout, after a warm-up of ${int(s.ackWarmup)} requests per route at 16 connections. At each level GET /healthz runs first and again last, and the ratios use the mean of the two. Requests/s is completed requests ÷ wall time of the run; p50/p99 are computed from every response's latency (float ms). CPU/req is the CPU time (user + system, /proc) the Worker's workerd and wrangler's proxy workerd used during the run, divided by its requests. The distinct-task callbacks are video callbacks whose file is 1 KiB on the local origin: the consumer archives them *while* the run goes on (real work competing for the same cores); the backlog is then drained and every acked task is checked to be archived before the duplicate run and the next level start.`,
     `- **Archive rows**: one file per run, pattern bytes from the local origin, each run with its own seed. The ${size(s.archiveSize)} comparison runs ${rounds > 1 ? `in ${rounds} interleaved rounds of [bare put with Content-Length, consumer with Content-Length, consumer chunked], so that drift of the machine reaches all three alike` : "once: bare put with Content-Length, consumer with Content-Length, consumer chunked"}; the baseline is \`POST /__bench/baseline-put\` (bare \`fetch\` then \`R2.put(body)\`, no checks, no hash)${rounds > 1 ? ", and each consumer run is divided by the bare put of its own round, measured just before it (the machine's speed drifts by tens of percent between rounds, and both runs of a round drift together); the per-round rows are the single runs, and each kind's summary rows give the median of each figure and of the per-round ratios (the target uses the median ratio)" : ", and the ratios divide by that bare put"}. The consumer writes each file once, straight to its archive key; \`downloadMs\` (from the origin's response to its last byte: download + SHA-256 + streaming into R2) and \`publishMs\` (from the last byte until R2 committed the object: the tail of the put, or the multipart upload's \`complete\`) come from the asset's \`timings\` in the status JSON; end to end is from the callback's 200 until \`archive.state = "archived"\` was seen (polled every 100 ms), so it also contains the queue's delivery, the claim RPC and up to 100 ms of polling. The SHA-256 the task recorded (status JSON \`assets[].sha256\`) is compared with the expected digest of the pattern after the clock stops. RSS is VmRSS of the workerd process that runs the Worker (not the proxy workerd), sampled every 100 ms; "before" is just before the request.`,
     `- **Time to archive**: music \`complete\` callbacks shaped like test/fixtures/kie.music.complete.json, 2 tracks × (${size(s.sizes.audio)} audio + ${size(s.sizes.cover)} cover), all served with Content-Length. Sequential: ${s.sequentialTasks} tasks, one at a time, polled every 50 ms. Burst: ${s.burstTasks} tasks' callbacks with ${s.burstConcurrency} in flight, then polled until all settle or ${secs(s.burstTimeoutMs)} pass — each round (250 ms apart, 4 requests in flight) asks about the 16 oldest unsettled tasks, every 20th round about all of them, because each status request costs the Worker CPU that the consumer needs; "all archived in" runs from the first callback sent to the round in which the last task was seen archived. Status polling (every 50/100 ms in the sequential and archive rows) costs the Worker a few ms of CPU per request, included in those figures.`,
+    "- **Event latency**: during the time-to-archive section its dev server has `EVENTS_URL` set to a local endpoint (tools/events-endpoint.ts, the README's receiver, verifying each delivery with the `standardwebhooks` library); per task, from the event's `timestamp` (taken by the task's Durable Object when the last file was reported stored, in the same transaction) to the endpoint's answer. Both clocks are this machine's.",
     "- **Local, not production**: miniflare's local Queue hands the consumer one batch at a time (`max_batch_size = 4`, so at most 4 files in flight); with `max_batch_timeout = 0` it delivers without waiting for a batch to fill; production queues scale consumers out. Local R2 (miniflare) stores objects as files, passes every put through a JavaScript TransformStream that computes MD5 (plus SHA-256 when asked to verify), and reassembles a multipart object's parts in JavaScript when it is read; all of it runs in the same workerd process as the Worker. The deployed 128 MB isolate memory limit cannot be measured locally.",
   ].join("\n");
 }

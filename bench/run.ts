@@ -32,8 +32,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startOrigin } from "../test/helpers/origin.ts";
 import { type DevServer, startDevServer } from "../tools/dev-server.ts";
+import { DEV_EVENTS_SECRET, startEventsEndpoint } from "../tools/events-endpoint.ts";
 import { type AckLevel, type FloorLevel, runAck, runFloor } from "./ack.ts";
 import { type ArchiveResult, runArchive } from "./archive.ts";
+import { type EventLatency, eventLatency } from "./events.ts";
 import { MIB, progress, Receiver } from "./receiver.ts";
 import { markdownReport, markdownTable, type Report, type Settings, tableRows, verdicts } from "./report.ts";
 import { type BurstResult, runBurst, runSequential, type SequentialResult } from "./time-to-archive.ts";
@@ -195,11 +197,12 @@ async function section<T>(
   name: string,
   body: (dev: DevServer, receiver: Receiver) => Promise<T>,
   worker = ".",
+  vars: Record<string, string> = {},
 ): Promise<T | null> {
   progress(`${name}: starting wrangler dev`);
   const dev = await startDevServer({
     cwd: join(projectCopy, worker),
-    vars: { BENCH_BASELINE: "true" },
+    vars: { BENCH_BASELINE: "true", ...vars },
     logLevel: "warn",
     stdio: "pipe",
   });
@@ -227,6 +230,7 @@ let floor: FloorLevel[] | null = null;
 let archive: ArchiveResult | null = null;
 let sequential: SequentialResult | null = null;
 let burst: BurstResult | null = null;
+let events: { sequential: EventLatency; burst: EventLatency } | null = null;
 try {
   if (sections.has("ack")) {
     ack = await section("ack", (dev, receiver) =>
@@ -279,20 +283,34 @@ try {
     });
   }
   if (sections.has("time")) {
-    await section("time to archive", async (_dev, receiver) => {
-      const options = {
-        receiver,
-        originUrl: origin.url,
-        runId,
-        sizes: settings.sizes,
-        sequentialTasks: settings.sequentialTasks,
-        burstTasks: settings.burstTasks,
-        burstConcurrency: settings.burstConcurrency,
-        burstTimeoutMs: settings.burstTimeoutMs,
-      };
-      sequential = await runSequential(options);
-      burst = await runBurst(options);
-    });
+    // Outbound events on, to a local endpoint: their latency is measured alongside.
+    const endpoint = await startEventsEndpoint();
+    const eventsVars = { EVENTS_URL: endpoint.url, EVENTS_SECRET: DEV_EVENTS_SECRET };
+    await section(
+      "time to archive",
+      async (_dev, receiver) => {
+        const options = {
+          receiver,
+          originUrl: origin.url,
+          runId,
+          sizes: settings.sizes,
+          sequentialTasks: settings.sequentialTasks,
+          burstTasks: settings.burstTasks,
+          burstConcurrency: settings.burstConcurrency,
+          burstTimeoutMs: settings.burstTimeoutMs,
+        };
+        sequential = await runSequential(options);
+        burst = await runBurst(options);
+        progress("events: waiting for the last events");
+        events = {
+          sequential: await eventLatency(endpoint.received, `seq-${runId}-`, sequential.archived, 30_000),
+          burst: await eventLatency(endpoint.received, `burst-${runId}-`, burst.archived, 60_000),
+        };
+      },
+      ".",
+      eventsVars,
+    );
+    await endpoint.close();
   }
 } finally {
   await shutdown();
@@ -311,6 +329,12 @@ const seq = sequential as SequentialResult | null;
 const bst = burst as BurstResult | null;
 if (seq?.failures.length) errors.push(`time to archive: ${seq.failures.join("; ")}`);
 if (bst?.failures.length) errors.push(`burst: ${bst.failures.join("; ")}`);
+const evts = events as { sequential: EventLatency; burst: EventLatency } | null;
+for (const [name, latency] of Object.entries(evts ?? {})) {
+  if (latency.times.length < latency.expected)
+    errors.push(`events: ${latency.expected - latency.times.length} ${name} tasks sent no event in time`);
+  if (latency.unverified > 0) errors.push(`events: ${latency.unverified} ${name} events did not verify`);
+}
 
 const cpus = os.cpus();
 const runtimeMs = performance.now() - started;
@@ -344,6 +368,7 @@ const report: Report = {
   archive,
   sequential: seq,
   burst: bst,
+  events: evts,
   errors,
 };
 

@@ -30,7 +30,10 @@ export interface ReceivedEvent {
   duplicate: boolean;
   /** What the endpoint answered. */
   status: number;
+  /** When it answered (ms since epoch). */
   at: number;
+  /** The payload's `timestamp`: when the task settled (its last file stored), ms since epoch. */
+  settledAt: number;
 }
 
 export interface EventsEndpoint {
@@ -52,6 +55,7 @@ export async function startEventsEndpoint(
     const status = await receive(rawBody, headers);
     let payload: {
       type?: string;
+      timestamp?: string;
       data?: { taskId?: string; archive?: { state?: string }; assets?: { url?: string | null }[] };
     } = {};
     try {
@@ -69,6 +73,7 @@ export async function startEventsEndpoint(
       duplicate,
       status,
       at: Date.now(),
+      settledAt: payload.timestamp ? Date.parse(payload.timestamp) : Number.NaN,
     };
     received.push(event);
     options.onEvent?.(event);
