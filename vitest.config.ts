@@ -4,6 +4,12 @@ import { hideExpectedRuntimeNoise } from "./test/runtime-noise.ts";
 
 hideExpectedRuntimeNoise();
 
+/** The events project's two signing secrets (whsec_ + base64 of 32 bytes; test values only). */
+export const TEST_EVENTS_SECRETS = [
+  "whsec_c3RlbXZhdWx0LXRlc3QtZXZlbnRzLXNlY3JldC1BISE=",
+  "whsec_c3RlbXZhdWx0LXRlc3QtZXZlbnRzLXNlY3JldC1CISE=",
+] as const;
+
 // wrangler's config reader warns about secrets it cannot find; the tests set their own below.
 process.env.API_TOKEN ??= "test-api-token";
 
@@ -16,7 +22,7 @@ process.env.API_TOKEN ??= "test-api-token";
 const workers = (
   name: string,
   include: string[],
-  vars: Record<string, string> = {},
+  vars: Record<string, string> | ((originUrl: string) => Record<string, string>) = {},
 ): TestProjectInlineConfiguration => ({
   plugins: [
     cloudflareTest(({ inject }) => ({
@@ -35,7 +41,8 @@ const workers = (
           MEDIA_FETCH_TIMEOUT_MS: "5000",
           ORIGIN_URL: inject("originUrl"),
           ORIGIN_ALT_URL: inject("originAltUrl"),
-          ...vars,
+          CLOSED_URL: inject("closedUrl"),
+          ...(typeof vars === "function" ? vars(inject("originUrl")) : vars),
         },
       },
     })),
@@ -60,6 +67,11 @@ export default defineConfig({
       workers("confirmation", ["test/confirmation/**/*.test.ts"], { CONFIRM_WITH_PROVIDER: "true" }),
       // Bodies that go silent: a short idle timeout, so that the real queue path can show it.
       workers("idle", ["test/idle/**/*.test.ts"], { MEDIA_IDLE_TIMEOUT_SECONDS: "2" }),
+      // Outbound events on, to the local origin's sink, signed with two secrets (a rotation).
+      workers("events", ["test/events/**/*.test.ts"], (originUrl) => ({
+        EVENTS_URL: `${originUrl}/events/sink`,
+        EVENTS_SECRET: `${TEST_EVENTS_SECRETS[0]}, ${TEST_EVENTS_SECRETS[1]}`,
+      })),
     ],
   },
 });

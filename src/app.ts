@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { events } from "./api/events";
 import { media } from "./api/media";
 import { tasks } from "./api/tasks";
 import { validationHook } from "./api/validation";
@@ -16,15 +17,25 @@ app.use(async (c, next) => {
   await next();
 });
 
-/** 200 when the receiver can accept callbacks; 503 naming each setting that stops it. */
+/**
+ * 200 when the receiver can accept callbacks; 503 naming each setting that stops it. Once
+ * EVENTS_URL is set, `events` says whether outbound events are sent (`on`) or not
+ * (`misconfigured`, with `warnings` naming the setting); without it (events off) the answer is
+ * the contract's plain `{ok, checks}`.
+ */
 app.get("/healthz", (c) => {
   const cfg = c.get("config");
   const checks = sourceChecks(cfg);
-  if (cfg.problems.length > 0) return c.json({ ok: false, checks, problems: cfg.problems }, 503);
-  return c.json({ ok: true, checks });
+  const events = cfg.events.state === "off" ? {} : { events: cfg.events.state };
+  const warnings = cfg.warnings.length > 0 ? { warnings: cfg.warnings } : {};
+  if (cfg.problems.length > 0) {
+    return c.json({ ok: false, checks, ...events, problems: cfg.problems, ...warnings }, 503);
+  }
+  return c.json({ ok: true, checks, ...events, ...warnings });
 });
 app.route("/callbacks", callbacks);
 app.route("/tasks", tasks);
+app.route("/tasks", events);
 app.route("/media", media);
 
 app.notFound((c) =>

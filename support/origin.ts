@@ -37,12 +37,23 @@
 // begins with the real header of the format its name's extension says (mp3, mp4, jpeg, jpg, png,
 // wav) laid over the pattern, or of `?magic=<format>` (`magic=none`: the bare pattern).
 //   /provider/<path>                       scripted provider API (record-info etc.), see below
+//   POST /events[/<anything>]              an outbound events sink (see below)
 // Control routes (never logged):
 //   GET  /__log[?path=<prefix>]  → {"requests":[{method,path,query,host,ua,auth,listener,at}]}
 //   POST /__reset                clears the log and the /flaky counters
 //   POST /__provider/script      body {"<path+query>": [{status, body, headers?, delayMs?}, ...]};
 //                                merges into the script table (a given key replaces its queue)
 //   DELETE /__provider/script    clears all provider scripts
+//   POST /__events/script        body {"<taskId>": [{status, body?, headers?, delayMs?}, ...]}: how
+//                                the sink answers the events of that task (the last one repeats;
+//                                "*" for every task); unscripted events get 204
+//   GET  /__events/log[?taskId=] → {"deliveries":[{path, headers, body, taskId, status, at}]}
+//   POST /__events/reset         clears the sink's log and scripts
+//
+// Events sink: a POST to /events… is logged with its raw body and its webhook-*, content-type
+// and user-agent headers (the tests verify them with the `standardwebhooks` library), and
+// answered as scripted for the task named by the body's data.taskId. `closedUrl` is a loopback
+// URL on which nothing listens (connection refused).
 //
 // Provider scripting: GET /provider/api/v1/generate/record-info?taskId=abc looks up the key
 // "/api/v1/generate/record-info?taskId=abc" (exact path+query), then "/api/v1/generate/record-info"
@@ -99,6 +110,19 @@ export type ProviderHandler = (
   req: ProviderRequest,
 ) => ProviderScriptedResponse | undefined | Promise<ProviderScriptedResponse | undefined>;
 
+export interface EventDelivery {
+  path: string;
+  /** webhook-id, webhook-timestamp, webhook-signature, content-type, user-agent (when present). */
+  headers: Record<string, string>;
+  /** The raw body, exactly as received. */
+  body: string;
+  /** data.taskId of the body, when it has one. */
+  taskId: string | null;
+  /** The status the sink answered (or was about to answer, for a client that gave up). */
+  status: number;
+  at: number;
+}
+
 export interface Origin {
   /** Base URL of the primary listener, e.g. "http://127.0.0.1:41234" (no trailing slash). */
   url: string;
@@ -106,6 +130,8 @@ export interface Origin {
   altUrl: string;
   /** The host actually bound for altUrl: "127.0.0.2", or "::1" as fallback. */
   altHost: string;
+  /** http://127.0.0.1:<port> on which nothing listens: connection refused. */
+  closedUrl: string;
   close(): Promise<void>;
   /** In-process equivalents of the control routes. */
   log(pathPrefix?: string): OriginLogEntry[];
@@ -113,7 +139,12 @@ export interface Origin {
   script(table: Record<string, ProviderScriptedResponse[]>): void;
   clearScripts(): void;
   setProviderHandler(fn: ProviderHandler | null): void;
+  /** Events the sink received (optionally only those of one task). */
+  eventDeliveries(taskId?: string): EventDelivery[];
+  scriptEvents(table: Record<string, ProviderScriptedResponse[]>): void;
 }
+
+const EVENT_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent"];
 
 const PIECE = 64 * 1024;
 const PERIOD = 251;
@@ -322,6 +353,8 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
   const flaky = new Map<string, number>();
   const scripts = new Map<string, { queue: ProviderScriptedResponse[]; next: number }>();
   let providerHandler: ProviderHandler | null = null;
+  const deliveries: EventDelivery[] = [];
+  const eventScripts = new Map<string, { queue: ProviderScriptedResponse[]; next: number }>();
   const bases: { primary: string; alt: string } = { primary: "", alt: "" };
 
   const reset = () => {
@@ -339,6 +372,18 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
       scripts.set(key, { queue: [...queue], next: 0 });
     }
   };
+  const scriptEvents = (table: Record<string, ProviderScriptedResponse[]>) => {
+    for (const [key, queue] of Object.entries(table)) {
+      if (!Array.isArray(queue) || queue.some((r) => !r || !Number.isInteger(r.status))) {
+        throw new BadRequest(`events script for ${key}: every entry needs an integer status`);
+      }
+      eventScripts.set(key, { queue: [...queue], next: 0 });
+    }
+  };
+  const readDeliveries = (taskId?: string) =>
+    deliveries
+      .filter((d) => !taskId || d.taskId === taskId)
+      .map((d) => ({ ...d, headers: { ...d.headers } }));
   const readLog = (prefix?: string) =>
     log.filter((e) => !prefix || e.path.startsWith(prefix)).map((e) => ({ ...e }));
 
@@ -372,6 +417,24 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
           throw new BadRequest("script must be an object");
         script(table as Record<string, ProviderScriptedResponse[]>);
         json(res, 200, { ok: true, keys: [...scripts.keys()] });
+      } else if (path === "/__events/script" && method === "POST") {
+        let table: unknown;
+        try {
+          table = JSON.parse(await readBody(req));
+        } catch {
+          throw new BadRequest("script body must be JSON");
+        }
+        if (!table || typeof table !== "object" || Array.isArray(table))
+          throw new BadRequest("script must be an object");
+        scriptEvents(table as Record<string, ProviderScriptedResponse[]>);
+        json(res, 200, { ok: true });
+      } else if (path === "/__events/log" && method === "GET") {
+        json(res, 200, { deliveries: readDeliveries(q.get("taskId") ?? undefined) });
+      } else if (path === "/__events/reset" && method === "POST") {
+        await readBody(req);
+        deliveries.length = 0;
+        eventScripts.clear();
+        json(res, 200, { ok: true });
       } else if (path === "/__provider/script" && method === "DELETE") {
         scripts.clear();
         json(res, 200, { ok: true });
@@ -422,6 +485,54 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
         ...answer.headers,
       });
       res.end(method === "HEAD" ? undefined : buf);
+      return;
+    }
+
+    if ((path === "/events" || path.startsWith("/events/")) && method === "POST") {
+      const body = await readBody(req, 4 * 1024 * 1024);
+      let taskId: string | null = null;
+      try {
+        const parsed = JSON.parse(body) as { data?: { taskId?: unknown } };
+        if (typeof parsed.data?.taskId === "string") taskId = parsed.data.taskId;
+      } catch {
+        // Not JSON: logged all the same.
+      }
+      const headers: Record<string, string> = {};
+      for (const name of EVENT_HEADERS) {
+        const value = req.headers[name];
+        if (typeof value === "string") headers[name] = value;
+      }
+      const entry = (taskId && eventScripts.get(taskId)) || eventScripts.get("*");
+      let answer: ProviderScriptedResponse = { status: 204 };
+      if (entry && entry.queue.length > 0) {
+        answer = entry.queue[Math.min(entry.next, entry.queue.length - 1)] as ProviderScriptedResponse;
+        entry.next++;
+      }
+      deliveries.push({ path, headers, body, taskId, status: answer.status, at: Date.now() });
+      if (answer.delayMs) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, answer.delayMs);
+          function done() {
+            clearTimeout(timer);
+            res.off("close", done);
+            resolve();
+          }
+          res.on("close", done);
+        });
+      }
+      if (gone(res)) return;
+      const text =
+        answer.body === undefined
+          ? ""
+          : typeof answer.body === "string"
+            ? answer.body
+            : JSON.stringify(answer.body);
+      const buf = Buffer.from(text, "utf8");
+      res.writeHead(answer.status, {
+        ...(answer.status === 204 || answer.status === 304 ? {} : { "Content-Length": String(buf.length) }),
+        ...answer.headers,
+      });
+      res.end(answer.status === 204 || answer.status === 304 ? undefined : buf);
       return;
     }
 
@@ -633,6 +744,11 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
     throw new Error("origin: could not bind a second loopback listener (tried 127.0.0.2 and ::1)");
   }
 
+  // A port that was free a moment ago and that nothing listens on now: connection refused.
+  const closed = createServer();
+  const closedPort = await listen(closed, host, 0);
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+
   const closeServer = (s: Server) =>
     new Promise<void>((resolve) => {
       if (!s.listening) return resolve();
@@ -644,6 +760,7 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
     url: bases.primary,
     altUrl: bases.alt,
     altHost,
+    closedUrl: fmt(host, closedPort),
     close: async () => {
       await Promise.all([closeServer(primary), closeServer(alt)]);
     },
@@ -654,5 +771,7 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
     setProviderHandler: (fn) => {
       providerHandler = fn;
     },
+    eventDeliveries: readDeliveries,
+    scriptEvents,
   };
 }

@@ -4,5 +4,7 @@ declare namespace Cloudflare {
     ORIGIN_URL: string;
     /** The same origin on 127.0.0.2: a host the URL policy must never let through. */
     ORIGIN_ALT_URL: string;
+    /** A loopback URL nothing listens on (connection refused). */
+    CLOSED_URL: string;
   }
 }

@@ -6,5 +6,6 @@ export default async function setup(project: TestProject) {
   const origin = await startOrigin();
   project.provide("originUrl", origin.url);
   project.provide("originAltUrl", origin.altUrl);
+  project.provide("closedUrl", origin.closedUrl);
   return () => origin.close();
 }

@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { Client } from "../support/client.ts";
 import { DEV_VARS } from "../support/dev-vars.ts";
+import { DEV_EVENTS_PORT, watchSimulatorEvents } from "../support/events-endpoint.ts";
 import { startOrigin } from "../support/origin.ts";
 import {
   checkReceiver,
@@ -33,6 +34,7 @@ Usage: npm run simulate -- [options]
   --timeout <seconds>      give up on tasks not archived by then (default 180)
   --small                  small files (about 15 MB instead of 75 MB)
   --delay <ms>             pause between callbacks (default 400)
+  --events-port <n>        where this receives the outbound events (default ${DEV_EVENTS_PORT})
   -h, --help               this text
 `;
 
@@ -72,6 +74,7 @@ function options() {
     timeoutMs: timeout * 1000,
     stepDelayMs: delay,
     sizes: values.small ? TEST_SIZES : DEMO_SIZES,
+    eventsPort: Number(values["events-port"] ?? DEV_EVENTS_PORT),
   };
 }
 
@@ -85,6 +88,7 @@ function parse() {
       timeout: { type: "string" },
       delay: { type: "string" },
       small: { type: "boolean" },
+      "events-port": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -250,6 +254,7 @@ async function main() {
   }
   const origin = await startOrigin();
   const view = display();
+  const events = await watchSimulatorEvents(client.url, opts.eventsPort, (line) => view.log(line));
   process.once("SIGINT", () => {
     view.stop();
     void origin.close().finally(() => process.exit(130));
@@ -277,6 +282,11 @@ async function main() {
       view.stop();
     }
     report(result, client);
+    const eventSummary = await events?.summary(
+      result.tasks.map((task) => task.task.taskId),
+      5000,
+    );
+    if (eventSummary) process.stdout.write(`\n${eventSummary}`);
     if (!result.ok) {
       const archived = result.tasks.filter((task) => task.archived).length;
       process.stdout.write(`\n${archived} of ${result.tasks.length} tasks archived. Problems:\n`);
@@ -294,6 +304,7 @@ async function main() {
     if (error instanceof ScenarioError) fail(error.message);
     throw error;
   } finally {
+    await events?.close();
     await origin.close();
   }
 }

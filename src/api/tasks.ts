@@ -62,7 +62,8 @@ const registerTask = createRoute({
 
 tasks.openapi(registerTask, async (c) => {
   const { taskId, kind } = c.req.valid("json");
-  const { created, status } = await taskStub(c.env, taskId).register(taskId, kind);
+  const origin = new URL(c.req.url).origin; // links in events, until a callback says otherwise
+  const { created, status } = await taskStub(c.env, taskId).register(taskId, kind, origin);
   if (status.kind !== kind) {
     throw new ApiError(409, "kind_conflict", `task ${taskId} is already registered as ${status.kind}`);
   }

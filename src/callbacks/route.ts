@@ -47,7 +47,9 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   const files = new Set(update.assets.map((asset) => asset.name)).size;
   if (files > limit) throw tooManyAssets(taskId, files, limit);
   const hash = await sha256Hex(JSON.stringify(body));
-  const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw });
+  // Where the callback arrived is the base of the links in the task's events (unless PUBLIC_URL).
+  const origin = new URL(c.req.url).origin;
+  const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw }, origin);
   if (result.outcome === "enqueue_failed") {
     throw new ApiError(
       503,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type EventsConfig, eventsSettings } from "./events-config";
 import { type IpRange, parseIpRanges } from "./ip-ranges";
 
 /**
@@ -59,6 +60,7 @@ const Settings = z.object({
   API_TOKEN: optionalText,
   MEDIA_SIGNING_KEY: optionalText,
   PROVIDER_API_KEY: optionalText,
+  EVENTS_SECRET: optionalText,
   // Vars (wrangler.toml [vars]); the contract's defaults.
   SIGNATURE_TOLERANCE_SECONDS: positiveInt(300),
   ALLOWED_SOURCE_IPS: ipList,
@@ -74,6 +76,8 @@ const Settings = z.object({
   RECONCILE_AFTER_SECONDS: positiveInt(600),
   CONFIRM_WITH_PROVIDER: flag(false),
   MEDIA_LINK_TTL_SECONDS: positiveInt(86_400),
+  EVENTS_URL: optionalText,
+  PUBLIC_URL: optionalText,
   // Development and test knobs (not in the contract; see env.ts).
   LOCAL_DEV: flag(false),
   RETRY_BASE_SECONDS: withDefault(
@@ -105,11 +109,24 @@ export interface Config {
   retryBaseSeconds: number;
   partSizeBytes: number;
   mediaFetchTimeoutMs: number;
+  /** Outbound events (see events-config.ts). */
+  events: EventsConfig;
+  /** The Worker's public origin for absolute links in events; null: the callbacks' origin. */
+  publicUrl: string | null;
+  /** What keeps events from being sent without stopping the receiver (naming the setting). */
+  warnings: string[];
   /** What is wrong with the settings, naming each setting (never its value). Empty when sound. */
   problems: string[];
 }
 
 function toConfig(s: z.infer<typeof Settings>, problems: string[]): Config {
+  const outbound = eventsSettings({
+    eventsUrl: s.EVENTS_URL,
+    eventsSecret: s.EVENTS_SECRET,
+    publicUrl: s.PUBLIC_URL,
+    localDev: s.LOCAL_DEV,
+  });
+  problems.push(...outbound.problems);
   return {
     callbackTokens: s.CALLBACK_TOKENS,
     hmacKey: s.WEBHOOK_HMAC_KEY,
@@ -131,6 +148,9 @@ function toConfig(s: z.infer<typeof Settings>, problems: string[]): Config {
     retryBaseSeconds: s.RETRY_BASE_SECONDS,
     partSizeBytes: Math.max(s.PART_SIZE_BYTES, 5 * 1024 * 1024),
     mediaFetchTimeoutMs: s.MEDIA_FETCH_TIMEOUT_MS,
+    events: outbound.events,
+    publicUrl: outbound.publicUrl,
+    warnings: outbound.warnings,
     problems,
   };
 }

@@ -11,6 +11,8 @@ export interface Secrets {
   API_TOKEN?: string;
   MEDIA_SIGNING_KEY?: string;
   PROVIDER_API_KEY?: string;
+  /** Standard Webhooks secret(s) of outbound events: `whsec_<base64>`, comma-separated. */
+  EVENTS_SECRET?: string;
 }
 
 /** The contract's vars: defaults in config.ts, overridden in wrangler.toml `[vars]`. */
@@ -26,6 +28,10 @@ export interface Vars {
   RECONCILE_AFTER_SECONDS?: string;
   CONFIRM_WITH_PROVIDER?: string;
   MEDIA_LINK_TTL_SECONDS?: string;
+  /** Outbound events endpoint; empty: events off. */
+  EVENTS_URL?: string;
+  /** The Worker's public origin, for absolute links in events. */
+  PUBLIC_URL?: string;
 }
 
 /** Knobs for local development and the tests; a deployment leaves them unset. */

@@ -159,7 +159,7 @@ class ChunkReader {
     });
     const idleMs = this.idleMs;
     if (idleMs === null) return read;
-    let timer: ReturnType<typeof setTimeout> | null = null;
+    let timer!: ReturnType<typeof setTimeout>; // set by the executor below, which runs at once
     const silence = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>

@@ -30,6 +30,10 @@ export type TaskRow = {
   last_poll_at: number | null;
   last_poll_status: string | null;
   poll_error: string | null;
+  /** The origin (scheme://host) the task's latest callback arrived at: the base of links in events. */
+  callback_origin: string | null;
+  /** The settlement the latest event was recorded for (see events.ts); null while unsettled. */
+  event_mark: string | null;
 };
 
 export type AssetRow = {
@@ -76,6 +80,33 @@ export type CallbackRow = {
   /** Further deliveries of this same content. */
   duplicates: number;
   raw: string;
+};
+
+/** One outbound event of the task (see events.ts): its payload, its delivery and its outbox. */
+export type EventRow = {
+  id: string;
+  type: "task.archived" | "task.failed";
+  /** The status JSON when the task settled, as JSON (links are added, signed, at each attempt). */
+  data: string;
+  state: "pending" | "delivered" | "failed";
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+  /** Queue messages sent for this event; a message carrying an older number is stale. */
+  messages_sent: number;
+  /** While its message is being sent: when that send's lease ends. */
+  send_until: number | null;
+  /** Whether the current message was sent (0: it is still to be sent). */
+  sent: number;
+  /** When the next attempt is due (the consumer's backoff); overdue by a grace means lost. */
+  next_attempt_at: number | null;
+  /** While an attempt runs: when its lease ends. */
+  attempt_until: number | null;
+  /** Queue deliveries of the current message so far, as the consumer reported them. */
+  message_attempts: number;
+  updated_at: number;
 };
 
 const MIGRATIONS = [
@@ -144,6 +175,27 @@ const MIGRATIONS = [
   `ALTER TABLE assets ADD COLUMN url_rank INTEGER NOT NULL DEFAULT 0;
    UPDATE assets SET url_rank = COALESCE((SELECT CASE stage WHEN 'text' THEN 1 WHEN 'first' THEN 2
      WHEN 'error' THEN 3 WHEN 'complete' THEN 4 ELSE 0 END FROM task WHERE id = 1), 0);`,
+  `ALTER TABLE task ADD COLUMN callback_origin TEXT;
+   ALTER TABLE task ADD COLUMN event_mark TEXT;
+   UPDATE task SET event_mark = 'before-events';
+   CREATE TABLE events (
+     id TEXT PRIMARY KEY,
+     type TEXT NOT NULL,
+     data TEXT NOT NULL,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_status INTEGER,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     delivered_at INTEGER,
+     messages_sent INTEGER NOT NULL DEFAULT 0,
+     send_until INTEGER,
+     sent INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER,
+     attempt_until INTEGER,
+     message_attempts INTEGER NOT NULL DEFAULT 0,
+     updated_at INTEGER NOT NULL
+   );`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

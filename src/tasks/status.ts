@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { Kind } from "../core/ids";
 import { scrubCredentials, withoutCredentials } from "../core/redact";
 import type { TrackInfo } from "../providers/model";
+import { EventStatus } from "./event-status";
 import type { AssetRow, CallbackRow, TaskRow } from "./rows";
 
 const Iso = z.iso.datetime().openapi({ example: "2026-11-30T12:00:00.000Z" });
@@ -92,6 +93,8 @@ export const TaskStatus = z
     }),
     tracks: z.array(Track),
     assets: z.array(AssetStatus),
+    /** Outbound events (EVENTS_URL) of the task, oldest first. */
+    events: z.array(EventStatus),
   })
   .openapi("TaskStatus");
 export type TaskStatus = z.infer<typeof TaskStatus>;
@@ -116,6 +119,7 @@ export function buildStatus(
   assets: AssetRow[],
   callbacks: CallbackRow[],
   nextPollAt: number | null,
+  events: EventStatus[] = [],
 ): TaskStatus {
   const stored = assets.filter((asset) => asset.state === "stored");
   const counts = {
@@ -179,5 +183,6 @@ export function buildStatus(
           : { downloadMs: asset.download_ms, publishMs: asset.publish_ms },
       url: null,
     })),
+    events,
   };
 }

@@ -4,6 +4,9 @@ import type { Kind } from "../core/ids";
 import { log } from "../core/log";
 import type { ReceivedCallback } from "../providers/model";
 import { ArchiveClaims, type Claim, type RetryReport, type StoredMedia } from "./claims";
+import type { AttemptReport, EventAttempt } from "./event-job";
+import type { EventStatus } from "./event-status";
+import { TaskEvents } from "./events";
 import { CallbackIntake, type ReceiveResult } from "./intake";
 import { ManifestWriter } from "./manifest";
 import { MediaOutbox } from "./outbox";
@@ -32,6 +35,7 @@ export class TaskObject extends DurableObject<Env> {
   private readonly claims: ArchiveClaims;
   private readonly reconciler: Reconciler;
   private readonly manifest: ManifestWriter;
+  private readonly events: TaskEvents;
   /** Every capability with pending work, in the order the alarm runs them. */
   private readonly pending: PendingWork[];
   /** The alarm as this instance last set or read it (undefined: not read yet). */
@@ -47,7 +51,15 @@ export class TaskObject extends DurableObject<Env> {
     this.intake = new CallbackIntake(sql, this.rows, updates, this.reconciler, this.outbox);
     this.claims = new ArchiveClaims(sql, this.rows, this.reconciler);
     this.manifest = new ManifestWriter(sql, this.rows, env.MEDIA, () => this.requireStatus());
-    this.pending = [this.claims, this.reconciler, this.outbox, this.manifest];
+    this.events = new TaskEvents(
+      sql,
+      this.rows,
+      env.EVENTS_QUEUE,
+      () => config(this.env),
+      () => this.requireStatus(),
+    );
+    // The events right after the reconciler: a poll that settles the task records its event at once.
+    this.pending = [this.claims, this.reconciler, this.events, this.outbox, this.manifest];
     if (!this.rows.exists) this.alarmAt = null; // nothing was ever stored, so no alarm either
   }
 
@@ -58,27 +70,35 @@ export class TaskObject extends DurableObject<Env> {
    * enqueued). A failed send is retried by the alarm and by the provider's retry, which the
    * caller asks for with a 5xx.
    */
-  async receiveCallback(callback: ReceivedCallback): Promise<ReceiveResult> {
+  async receiveCallback(callback: ReceivedCallback, origin?: string): Promise<ReceiveResult> {
+    const now = Date.now();
     const limit = config(this.env).maxAssetsPerTask;
-    const recorded = this.intake.record(callback, Date.now(), limit);
+    const recorded = this.intake.record(callback, now, limit);
     if ("kind_conflict" in recorded) return { outcome: "kind_conflict", kind: recorded.kind_conflict };
     if ("too_many_assets" in recorded) {
       return { outcome: "too_many_assets", total: recorded.too_many_assets, limit };
     }
+    this.events.noteOrigin(origin);
+    const settled = this.events.observe(now);
     const { duplicate, due } = recorded;
-    if (duplicate && due.length === 0) return { outcome: "recorded", duplicate, enqueued: 0 };
+    if (duplicate && due.length === 0 && !settled) return { outcome: "recorded", duplicate, enqueued: 0 };
     // Committed with the record: the alarm at the lease's end, in case this object dies mid-send.
-    if (due.length > 0) await this.scheduleAlarm();
+    if (due.length > 0 || settled) await this.scheduleAlarm();
     const sent = await this.outbox.send(due);
     await this.afterChange();
     return sent ? { outcome: "recorded", duplicate, enqueued: due.length } : { outcome: "enqueue_failed" };
   }
 
   /** Registers a task submitted to the provider; no-op when it already exists. */
-  async register(taskId: string, kind: Kind): Promise<{ created: boolean; status: TaskStatus }> {
+  async register(
+    taskId: string,
+    kind: Kind,
+    origin?: string,
+  ): Promise<{ created: boolean; status: TaskStatus }> {
     const existing = this.rows.task();
     const now = Date.now();
     if (!existing) this.rows.ensureTask(taskId, kind, now, this.reconciler.firstPollAt(now));
+    this.events.noteOrigin(origin, true); // a callback's origin, once one arrives, takes over
     await this.afterChange();
     return { created: !existing, status: this.requireStatus() };
   }
@@ -137,9 +157,37 @@ export class TaskObject extends DurableObject<Env> {
     if (!this.rows.task()) return null;
     const now = Date.now();
     const report = this.claims.reset(now);
+    this.events.observe(now); // unsettled again: its next settlement gets a new event
     await this.outbox.flush(now);
     await this.afterChange();
     return report;
+  }
+
+  /** The events consumer, before each attempt: what to send, or why not. */
+  async beginEventAttempt(eventId: string, message: number): Promise<EventAttempt> {
+    const attempt = this.events.beginAttempt(eventId, message, Date.now());
+    await this.scheduleAlarm();
+    return attempt;
+  }
+
+  /** The events consumer, after each attempt. */
+  async eventAttempted(eventId: string, message: number, report: AttemptReport): Promise<void> {
+    this.events.attempted(eventId, message, report, Date.now());
+    await this.scheduleAlarm();
+  }
+
+  /** The events dead-letter queue: the event's retries are exhausted. */
+  async eventDeadLettered(eventId: string, message: number): Promise<void> {
+    this.events.deadLettered(eventId, message, Date.now());
+    await this.scheduleAlarm();
+  }
+
+  /** Sends an event again (same id, fresh signature); null when the task or the event is unknown. */
+  async redeliverEvent(eventId: string): Promise<EventStatus | null> {
+    if (!this.rows.task()) return null;
+    const event = await this.events.redeliver(eventId, Date.now());
+    await this.scheduleAlarm();
+    return event;
   }
 
   /**
@@ -164,12 +212,22 @@ export class TaskObject extends DurableObject<Env> {
 
   private requireStatus(): TaskStatus {
     const task = this.rows.requireTask();
-    return buildStatus(task, this.rows.assets(), this.rows.callbacks(), this.reconciler.pollDueAt(task));
+    return buildStatus(
+      task,
+      this.rows.assets(),
+      this.rows.callbacks(),
+      this.reconciler.pollDueAt(task),
+      this.events.list(),
+    );
   }
 
   private async afterChange(): Promise<void> {
     if (!this.rows.task()) return;
+    // In the transaction of the change that settled the task, with the alarm that sends it if
+    // this object stops before it does.
+    if (this.events.observe(Date.now())) await this.scheduleAlarm();
     await this.manifest.writeIfDue();
+    await this.events.sendLeased();
     await this.scheduleAlarm();
   }
 
