@@ -1,3 +1,9 @@
+// The events capability of the task object: it owns the `events` table, records an event when
+// the task settles, sends it through the events queue (the outbox) and keeps each delivery
+// attempt's outcome. Over 300 lines on purpose: the outbox half and the attempt half read and
+// write the same rows under the same invariants (one message may attempt at a time, a stale one
+// is skipped), which are easier to check in one place.
+
 import type { Config } from "../core/config";
 import { log } from "../core/log";
 import type { AttemptReport, EventAttempt, EventJob, EventType } from "./event-job";
