@@ -24,6 +24,13 @@ module.exports = {
       comment: "core/ holds what every folder needs; it needs none of them",
       severity: "error",
       from: { path: "^src/core/" },
+      to: { path: "^src/(api|callbacks|media|tasks|providers|index-db)/" },
+    },
+    {
+      name: "index-db-knows-only-core",
+      comment: "the D1 index's schema and queries: written by tasks/, read by api/, needing neither",
+      severity: "error",
+      from: { path: "^src/index-db/" },
       to: { path: "^src/(api|callbacks|media|tasks|providers)/" },
     },
     {

@@ -1,8 +1,11 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
 
 // wrangler's config reader warns about secrets it cannot find; the tests set their own below.
 process.env.API_TOKEN ??= "test-api-token";
+
+// The index's migrations, applied to each test file's fresh D1 by test/apply-migrations.ts.
+const indexMigrations = await readD1Migrations("./migrations");
 
 /**
  * A project of tests running inside workerd with the real local Durable Object, Queue and R2.
@@ -32,6 +35,7 @@ const workers = (
           MEDIA_FETCH_TIMEOUT_MS: "5000",
           ORIGIN_URL: inject("originUrl"),
           ORIGIN_ALT_URL: inject("originAltUrl"),
+          INDEX_MIGRATIONS: indexMigrations,
           ...vars,
         },
       },
@@ -41,6 +45,7 @@ const workers = (
     name,
     include,
     globalSetup: ["./test/global-setup.ts"],
+    setupFiles: ["./test/apply-migrations.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

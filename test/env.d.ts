@@ -4,5 +4,7 @@ declare namespace Cloudflare {
     ORIGIN_URL: string;
     /** The same origin on 127.0.0.2: a host the URL policy must never let through. */
     ORIGIN_ALT_URL: string;
+    /** migrations/*.sql as read by `readD1Migrations` (vitest.config.ts). */
+    INDEX_MIGRATIONS: import("cloudflare:test").D1Migration[];
   }
 }

@@ -11,7 +11,7 @@ export const DOWNLOAD_LEASE_MS = 15 * 60 * 1000;
 
 export type Claim =
   | { status: "claimed"; kind: Kind; taskId: string; url: string }
-  | { status: "stored" | "failed" | "busy" | "unknown" }
+  | { status: "stored" | "failed" | "busy" | "unknown" | "deleted" }
   /** Not decidable now (confirmation mode, provider unreachable): redeliver later. */
   | { status: "retry"; reason: string };
 

@@ -8,6 +8,8 @@ import type { TaskUpdates } from "./updates";
 export type ReceiveResult =
   | { outcome: "recorded"; duplicate: boolean; enqueued: number }
   | { outcome: "kind_conflict"; kind: Kind }
+  /** The task was deleted: the callback is answered 200 and ignored. */
+  | { outcome: "deleted" }
   /** Recorded, but the queue refused the messages: the caller answers 5xx so the provider retries. */
   | { outcome: "enqueue_failed" };
 

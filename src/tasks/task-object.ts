@@ -3,6 +3,8 @@ import { config } from "../core/config";
 import type { Kind } from "../core/ids";
 import type { ReceivedCallback } from "../providers/model";
 import { ArchiveClaims, type Claim, type StoredMedia } from "./claims";
+import { TaskDeletion } from "./deletion";
+import { IndexSync } from "./index-sync";
 import { CallbackIntake, type ReceiveResult } from "./intake";
 import { ManifestWriter } from "./manifest";
 import { MediaOutbox } from "./outbox";
@@ -36,6 +38,8 @@ export class TaskObject extends DurableObject<Env> {
   private readonly claims: ArchiveClaims;
   private readonly reconciler: Reconciler;
   private readonly manifest: ManifestWriter;
+  private readonly deletion: TaskDeletion;
+  private readonly index: IndexSync;
   private readonly scheduled: Scheduled[];
   /** The alarm as this instance last set or read it (undefined: not read yet). */
   private alarmAt: number | null | undefined;
@@ -50,7 +54,15 @@ export class TaskObject extends DurableObject<Env> {
     this.intake = new CallbackIntake(sql, this.rows, updates, this.reconciler, this.outbox);
     this.claims = new ArchiveClaims(sql, this.rows, this.reconciler);
     this.manifest = new ManifestWriter(sql, this.rows, env.MEDIA, () => this.requireStatus());
-    this.scheduled = [this.claims, this.outbox, this.reconciler, this.manifest];
+    this.deletion = new TaskDeletion(sql, this.rows, env.MEDIA);
+    this.index = new IndexSync(
+      sql,
+      this.rows,
+      env.INDEX,
+      () => this.deletion.tombstone(),
+      () => config(this.env).localDev,
+    );
+    this.scheduled = [this.claims, this.outbox, this.reconciler, this.manifest, this.index, this.deletion];
     if (!this.rows.exists) this.alarmAt = null; // nothing was ever stored, so no alarm either
   }
 
@@ -62,8 +74,10 @@ export class TaskObject extends DurableObject<Env> {
    * caller asks for with a 5xx.
    */
   async receiveCallback(callback: ReceivedCallback): Promise<ReceiveResult> {
+    if (this.deletion.deleted) return { outcome: "deleted" };
     const recorded = this.intake.record(callback, Date.now());
     if ("kind_conflict" in recorded) return { outcome: "kind_conflict", kind: recorded.kind_conflict };
+    this.index.mark(Date.now()); // in the record's transaction; written to D1 after the answer
     const { duplicate, due } = recorded;
     if (duplicate && due.length === 0) return { outcome: "recorded", duplicate, enqueued: 0 };
     // Committed with the record: the alarm at the lease's end, in case this object dies mid-send.
@@ -74,7 +88,11 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /** Registers a task submitted to the provider; no-op when it already exists. */
-  async register(taskId: string, kind: Kind): Promise<{ created: boolean; status: TaskStatus }> {
+  async register(
+    taskId: string,
+    kind: Kind,
+  ): Promise<{ created: boolean; status: TaskStatus } | { deleted: true }> {
+    if (this.deletion.deleted) return { deleted: true };
     const existing = this.rows.task();
     const now = Date.now();
     if (!existing) this.rows.ensureTask(taskId, kind, now, this.reconciler.firstPollAt(now));
@@ -83,32 +101,38 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   status(): TaskStatus | null {
-    return this.rows.exists ? this.requireStatus() : null;
+    return this.rows.task() ? this.requireStatus() : null;
   }
 
   async claim(name: string): Promise<Claim> {
+    if (this.deletion.deleted) return { status: "deleted" };
     const claim = await this.claims.claim(name);
     await this.afterChange();
     return claim;
   }
 
   async assetStored(name: string, media: StoredMedia): Promise<void> {
+    // A download in flight when the task was deleted: what it stored goes too.
+    if (this.deletion.deleted) return this.deletion.removeLate(media.key);
     this.claims.stored(name, media);
     await this.afterChange();
   }
 
   async assetFailed(name: string, error: string): Promise<{ retryUrl: string | null }> {
+    if (this.deletion.deleted) return { retryUrl: null };
     const result = await this.claims.failed(name, error);
     await this.afterChange();
     return result;
   }
 
   async assetRetrying(name: string, error: string): Promise<void> {
+    if (this.deletion.deleted) return;
     this.claims.retrying(name, error);
     await this.afterChange();
   }
 
   async assetDeadLettered(name: string): Promise<void> {
+    if (this.deletion.deleted) return;
     this.claims.deadLettered(name);
     await this.afterChange();
   }
@@ -118,9 +142,36 @@ export class TaskObject extends DurableObject<Env> {
     if (!this.rows.task()) return null;
     const now = Date.now();
     const count = this.claims.reset(now);
+    this.index.mark(now);
     await this.outbox.flush(now);
     await this.afterChange();
     return count;
+  }
+
+  /**
+   * Deletes the task: tombstone, callbacks, assets and index row, and every R2 object under its
+   * prefix. `deleted` counts the objects removed (in total, when an earlier attempt was cut
+   * short); `complete` is false when R2 failed midway (the alarm goes on, and so does another
+   * DELETE). "gone" for a task already deleted, "unknown" for one that never existed.
+   */
+  async deleteTask(): Promise<{ deleted: number; complete: boolean } | "gone" | "unknown"> {
+    if (this.deletion.deleted && this.deletion.purged) return "gone";
+    if (!this.deletion.deleted) {
+      if (!this.deletion.markDeleted(Date.now())) return "unknown";
+      this.index.mark(Date.now());
+      await this.scheduleAlarm(); // with the tombstone: the sweep, and the index row's removal
+    }
+    const complete = await this.deletion.purge(Date.now()).then(
+      () => true,
+      () => false,
+    );
+    await this.afterChange();
+    return { deleted: this.deletion.removed, complete };
+  }
+
+  /** Whether the task was deleted (its id stays dead). */
+  isDeleted(): boolean {
+    return this.deletion.deleted;
   }
 
   /** The task's one alarm: runs whatever the stored state says is due, then re-arms. */
@@ -131,7 +182,10 @@ export class TaskObject extends DurableObject<Env> {
     this.claims.expireLeases(now);
     this.outbox.requeueLost(now);
     await this.reconciler.onAlarm(now);
+    this.index.mark(Date.now());
     await this.outbox.flush(now);
+    await this.deletion.onAlarm(now);
+    await this.index.flush();
     await this.afterChange();
   }
 
@@ -141,9 +195,26 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   private async afterChange(): Promise<void> {
-    if (!this.rows.task()) return;
-    await this.manifest.writeIfDue();
+    this.index.mark(Date.now());
+    if (this.rows.task()) await this.manifest.writeIfDue();
+    else if (!this.deletion.deleted) return;
     await this.scheduleAlarm();
+    this.syncIndexSoon();
+  }
+
+  /**
+   * Writes the index row after the answer: the write is started, not awaited, so no caller
+   * (least of all a callback's provider) waits for D1. Should it fail or be lost, the alarm
+   * armed above writes it.
+   */
+  private syncIndexSoon(): void {
+    if (!this.index.pending()) return;
+    this.ctx.waitUntil(
+      this.index
+        .flush()
+        .then(() => this.scheduleAlarm())
+        .catch(() => {}),
+    );
   }
 
   /**
