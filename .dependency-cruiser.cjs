@@ -1,7 +1,7 @@
 /**
  * `npm run lint:deps` (part of `npm test`): folders of src/ depend one way. The graph is
- * api, callbacks, media → tasks → providers → core (see the README's Architecture section);
- * any cycle between folders, or between modules, fails.
+ * api, callbacks, media → tasks → providers → core, and api, tasks → index-db → core (see the
+ * README's Architecture section); any cycle between folders, or between modules, fails.
  */
 module.exports = {
   forbidden: [
