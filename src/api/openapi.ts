@@ -53,18 +53,11 @@ const callbackErrors = errors({
 });
 
 const KieHeaders = z.object({
-  "x-webhook-timestamp": z
-    .string()
-    .optional()
-    .openapi({ param: { name: "X-Webhook-Timestamp", in: "header" }, description: "kie.ai: unix seconds" }),
-  "x-webhook-signature": z
-    .string()
-    .optional()
-    .openapi({
-      param: { name: "X-Webhook-Signature", in: "header" },
-      description:
-        "kie.ai: base64 HMAC-SHA256 of `<taskId>.<timestamp>` (required when WEBHOOK_HMAC_KEY is set)",
-    }),
+  "x-webhook-timestamp": z.string().optional().openapi({ description: "kie.ai: unix seconds" }),
+  "x-webhook-signature": z.string().optional().openapi({
+    description:
+      "kie.ai: base64 HMAC-SHA256 of `<taskId>.<timestamp>` (required when WEBHOOK_HMAC_KEY is set)",
+  }),
 });
 
 export function documentApi(app: OpenAPIHono<AppEnv>): void {
@@ -117,12 +110,10 @@ export function documentApi(app: OpenAPIHono<AppEnv>): void {
     callbackDoc(
       "/callbacks/{kind}",
       z.object({
-        kind: z
-          .enum(["music", "separation", "video"])
-          .openapi({
-            param: { name: "kind", in: "path" },
-            description: "a payload of another kind is a 400",
-          }),
+        kind: z.enum(["music", "separation", "video"]).openapi({
+          param: { name: "kind", in: "path" },
+          description: "a payload of another kind is a 400",
+        }),
       }),
     ),
   );
