@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import type { TaskIndexRow } from "../../src/index-db/entries";
-import { bearer, request } from "./worker";
+import { bearer, getStatus, request } from "./worker";
 
 export interface ListedTask {
   taskId: string;
@@ -57,4 +57,28 @@ export async function listAll(query: Record<string, string>): Promise<ListedTask
     cursor = body.nextCursor;
   } while (cursor);
   return pages;
+}
+
+/**
+ * Waits until the task's index row says what its status JSON says (kind, state, stage and the
+ * archive summary), and returns the row.
+ */
+export async function waitForIndexedStatus(taskId: string, timeoutMs = 10_000): Promise<TaskIndexRow> {
+  const status = await getStatus(taskId);
+  const row = await waitForIndex(
+    taskId,
+    (candidate) =>
+      candidate !== null &&
+      candidate.kind === status.kind &&
+      candidate.state === status.state &&
+      candidate.stage === status.stage &&
+      candidate.archive_state === status.archive.state &&
+      candidate.stored === status.archive.stored &&
+      candidate.failed === status.archive.failed &&
+      candidate.total === status.archive.total &&
+      candidate.bytes === status.archive.bytes &&
+      candidate.created_at === Date.parse(status.createdAt),
+    timeoutMs,
+  );
+  return row as TaskIndexRow;
 }
