@@ -53,8 +53,8 @@ const hasTable = (sql: SqlStorage) =>
  * the object is deleted at once, and the prefix is listed again once its lease has ended.
  */
 export class TaskDeletion {
-  /** Read once per instance: a tombstone, once written, never goes away. */
-  private cached: TombstoneRow | null | undefined;
+  /** Whether the tombstone exists; once it does, it never goes away. */
+  private exists: boolean | undefined;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -69,7 +69,9 @@ export class TaskDeletion {
   }
 
   get deleted(): boolean {
-    return this.row() !== null;
+    // Asked on every call the object gets: the table lookup happens once per instance.
+    this.exists ??= this.rows.exists && hasTable(this.sql) && this.row() !== null;
+    return this.exists;
   }
 
   /** Whether a purge has completed: a further DELETE has nothing left to do. */
@@ -106,7 +108,7 @@ export class TaskDeletion {
     this.sql.exec("DELETE FROM callbacks");
     this.sql.exec("DELETE FROM assets");
     this.sql.exec("DELETE FROM task");
-    this.cached = undefined;
+    this.exists = true;
     return true;
   }
 
@@ -134,15 +136,13 @@ export class TaskDeletion {
     } catch (error) {
       log.error("task_purge_failed", { taskId: row.task_id, removed, error });
       this.sql.exec("UPDATE tombstone SET next_purge_at = ? WHERE id = 1", Date.now() + PURGE_RETRY_MS);
-      this.cached = undefined;
-      throw error;
+        throw error;
     }
     this.sql.exec(
       `UPDATE tombstone SET purged_at = COALESCE(purged_at, ?1),
          next_purge_at = CASE WHEN ?1 >= sweep_until THEN NULL ELSE sweep_until END WHERE id = 1`,
       now,
     );
-    this.cached = undefined;
     if (removed > 0) log.info("task_purged", { taskId: row.task_id, removed });
     return removed;
   }
@@ -162,7 +162,6 @@ export class TaskDeletion {
     if (!row || !key.startsWith(taskPrefix(row.kind, row.task_id))) return;
     await this.bucket.delete(key);
     this.sql.exec("UPDATE tombstone SET removed = removed + 1, late_removed = late_removed + 1 WHERE id = 1");
-    this.cached = undefined;
     log.info("late_object_removed", { taskId: row.task_id, key });
   }
 
@@ -171,12 +170,8 @@ export class TaskDeletion {
   }
 
   private row(): TombstoneRow | null {
-    if (this.cached !== undefined) return this.cached;
-    // Only this instance writes the tombstone (and drops the cache when it does).
-    this.cached =
-      this.rows.exists && hasTable(this.sql)
-        ? (this.sql.exec<TombstoneRow>("SELECT * FROM tombstone WHERE id = 1").toArray()[0] ?? null)
-        : null;
-    return this.cached;
+    if (this.exists === false) return null;
+    if (this.exists === undefined && !(this.rows.exists && hasTable(this.sql))) return null;
+    return this.sql.exec<TombstoneRow>("SELECT * FROM tombstone WHERE id = 1").toArray()[0] ?? null;
   }
 }
