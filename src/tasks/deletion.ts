@@ -136,7 +136,7 @@ export class TaskDeletion {
     } catch (error) {
       log.error("task_purge_failed", { taskId: row.task_id, removed, error });
       this.sql.exec("UPDATE tombstone SET next_purge_at = ? WHERE id = 1", Date.now() + PURGE_RETRY_MS);
-        throw error;
+      throw error;
     }
     this.sql.exec(
       `UPDATE tombstone SET purged_at = COALESCE(purged_at, ?1),
