@@ -58,6 +58,7 @@ media.on(["GET", "HEAD"], "/*", async (c) => {
     const parsed = parseRange(rangeHeader, head.size);
     if (parsed === "unsatisfiable") {
       headers.set("content-range", `bytes */${head.size}`);
+      headers.delete("content-type"); // the answer is the error JSON, not the object
       return c.json(
         { error: { code: "range_not_satisfiable", message: `the object has ${head.size} bytes` } },
         416,
