@@ -10,7 +10,7 @@
 // and every media URL replaced. Each media URL serves pattern bytes of a known size and seed, so
 // the SHA-256 the receiver records can be checked against `patternSha256(size, seed)`.
 
-import type { TaskStatus } from "../src/tasks/status";
+import { type ApiClient, apiClient, type Callback, type TaskStatus } from "../support/api-client.ts";
 import kieMusicText from "../test/fixtures/kie.music.text.json" with { type: "json" };
 import sunoapiMusicComplete from "../test/fixtures/sunoapi.music.complete.json" with { type: "json" };
 import sunoapiSplitStem from "../test/fixtures/sunoapi.separation.split-stem.json" with { type: "json" };
@@ -270,16 +270,32 @@ export class ScenarioError extends Error {
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const base = (receiver: Receiver) => receiver.url.replace(/\/+$/, "");
 
+const clients = new WeakMap<Receiver, ApiClient>();
+/** The typed API client (support/api-client.ts) for this receiver and its tokens. */
+export function clientOf(receiver: Receiver): ApiClient {
+  let client = clients.get(receiver);
+  if (!client) {
+    client = apiClient({
+      baseUrl: receiver.url,
+      apiToken: receiver.apiToken,
+      callbackToken: receiver.callbackToken,
+    });
+    clients.set(receiver, client);
+  }
+  return client;
+}
+
 /** `GET /healthz`; throws ReceiverUnreachableError when nothing (or something else) answers. */
 export async function checkReceiver(receiver: Receiver): Promise<{ checks: string[] }> {
-  let response: Response;
+  let answer: Awaited<ReturnType<ApiClient["GET"]>>;
   try {
-    response = await fetch(`${base(receiver)}/healthz`, { signal: AbortSignal.timeout(5000) });
+    answer = await clientOf(receiver).GET("/healthz", { signal: AbortSignal.timeout(5000) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
     throw new ReceiverUnreachableError(`no receiver at ${receiver.url} (${cause})`);
   }
-  const body = (await response.json().catch(() => null)) as { ok?: boolean; checks?: string[] } | null;
+  const { response } = answer;
+  const body = answer.data as { ok?: boolean; checks?: string[] } | undefined;
   if (response.status !== 200 || body?.ok !== true) {
     throw new ReceiverUnreachableError(
       `${receiver.url}/healthz answered ${response.status}; is this the stemvault receiver?`,
@@ -290,21 +306,17 @@ export async function checkReceiver(receiver: Receiver): Promise<{ checks: strin
 
 /** `GET /tasks/:taskId`; null while the receiver does not know the task. */
 export async function fetchStatus(receiver: Receiver, taskId: string): Promise<TaskStatus | null> {
-  const response = await fetch(`${base(receiver)}/tasks/${taskId}`, {
-    headers: { authorization: `Bearer ${receiver.apiToken}` },
+  const { data, error, response } = await clientOf(receiver).GET("/tasks/{taskId}", {
+    params: { path: { taskId } },
     signal: AbortSignal.timeout(10_000),
   });
-  if (response.status === 404) {
-    await response.arrayBuffer();
-    return null;
-  }
+  if (response.status === 404) return null;
   if (response.status === 401) {
     throw new ScenarioError(`GET /tasks/${taskId} answered 401: the API token was rejected`);
   }
-  if (response.status !== 200) {
-    throw new ScenarioError(`GET /tasks/${taskId} answered ${response.status}: ${await response.text()}`);
-  }
-  return (await response.json()) as TaskStatus;
+  if (!data)
+    throw new ScenarioError(`GET /tasks/${taskId} answered ${response.status}: ${JSON.stringify(error)}`);
+  return data;
 }
 
 /** An asset's signed link, made absolute with the receiver's base URL (null until stored). */
@@ -370,29 +382,23 @@ const settledState = (status: TaskStatus | null) =>
 const CALLBACK_RETRIES = 3;
 const CALLBACK_RETRY_DELAY_MS = 1000;
 
-async function postOnce(url: string, step: CallbackStep): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(step.body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  try {
-    return { status: response.status, body: JSON.parse(text) };
-  } catch {
-    return { status: response.status, body: text };
-  }
+async function postOnce(receiver: Receiver, step: CallbackStep): Promise<{ status: number; body: unknown }> {
+  const client = clientOf(receiver);
+  const body = step.body as Callback;
+  const kind = /^\/callbacks\/(music|separation|video)$/.exec(step.path)?.[1] as Kind | undefined;
+  const { data, error, response } = kind
+    ? await client.POST("/callbacks/{kind}", { params: { path: { kind } }, body })
+    : await client.POST("/callbacks", { body });
+  return { status: response.status, body: data ?? error };
 }
 
 async function postCallback(receiver: Receiver, step: CallbackStep): Promise<StepResult> {
-  const url = `${base(receiver)}${step.path}?token=${encodeURIComponent(receiver.callbackToken)}`;
   const sentAt = Date.now();
   for (let attempt = 1; ; attempt++) {
     let answer: { status: number; body: unknown } | null = null;
     let failure = "";
     try {
-      answer = await postOnce(url, step);
+      answer = await postOnce(receiver, step);
     } catch (error) {
       const cause = (error as { cause?: { message?: string } }).cause?.message;
       failure = `${(error as Error).message}${cause ? ` (${cause})` : ""}`;

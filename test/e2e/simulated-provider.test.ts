@@ -3,10 +3,13 @@
 // (tools/scenario.ts) with small files. Then every archived file is downloaded back through
 // GET /media and compared byte for byte with what the origin served.
 
+import { readFileSync } from "node:fs";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEV_VARS, type DevServer, isPortOpen, startDevServer } from "../../tools/dev-server";
 import {
   absoluteLink,
+  clientOf,
   fetchStatus,
   type MediaFile,
   planScenario,
@@ -45,8 +48,6 @@ afterAll(async () => {
   await server?.stop();
   await origin?.close();
 });
-
-const bearer = () => ({ authorization: `Bearer ${receiver.apiToken}` });
 
 async function readAll(response: Response): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
@@ -129,7 +130,10 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     for (const outcome of result.tasks) {
       const file = outcome.task.files[0] as MediaFile;
       const { key } = storedAsset(outcome.status as TaskStatus, file);
-      const withBearer = await fetch(`${receiver.url}/media/${key}`, { headers: bearer() });
+      const { response: withBearer } = await clientOf(receiver).GET("/media/{key}", {
+        params: { path: { key } },
+        parseAs: "stream",
+      });
       expect(withBearer.status).toBe(200);
       expect(await digestBody(withBearer)).toEqual({
         size: file.size,
@@ -196,11 +200,14 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
   it("writes each task's manifest once it is settled", async () => {
     for (const outcome of result.tasks) {
       const key = `${outcome.task.kind}/${outcome.task.taskId}/manifest.json`;
-      let response = await fetch(`${receiver.url}/media/${key}`, { headers: bearer() });
+      const get = async () =>
+        (await clientOf(receiver).GET("/media/{key}", { params: { path: { key } }, parseAs: "stream" }))
+          .response;
+      let response = await get();
       for (let tries = 0; response.status === 404 && tries < 50; tries++) {
         await response.arrayBuffer();
         await new Promise((done) => setTimeout(done, 100));
-        response = await fetch(`${receiver.url}/media/${key}`, { headers: bearer() });
+        response = await get();
       }
       expect(response.status, key).toBe(200);
       const manifest = (await response.json()) as TaskStatus;
@@ -209,6 +216,64 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
         outcome.status?.assets.map((asset) => asset.sha256).sort(),
       );
     }
+  });
+
+  it("serves the committed OpenAPI document, valid OpenAPI 3.1", async () => {
+    const { data, response } = await clientOf(receiver).GET("/openapi.json");
+    expect(response.status).toBe(200);
+    const committed = JSON.parse(readFileSync(new URL("../../openapi.json", import.meta.url), "utf8"));
+    expect(data).toEqual(committed);
+    const validation = await new Validator().validate(
+      structuredClone(data) as Parameters<Validator["validate"]>[0],
+    );
+    expect(validation.valid).toBe(true);
+  });
+
+  it("lists the scenario's tasks from the index, newest first, on a fresh --persist-to folder", async () => {
+    const client = clientOf(receiver);
+    const runId = result.tasks[0]?.task.taskId.split("-")[1] as string;
+    // The index reflects the last change within seconds of it.
+    let tasks: { taskId: string; archive: { state: string } }[] = [];
+    for (let tries = 0; tries < 50; tries++) {
+      const { data } = await client.GET("/tasks", { params: { query: { q: `sim-${runId}-` } } });
+      tasks = data?.tasks ?? [];
+      if (tasks.length === 3 && tasks.every((task) => task.archive.state === "archived")) break;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(tasks.map((task) => task.taskId).sort()).toEqual(result.tasks.map((t) => t.task.taskId).sort());
+    const { data: page, response } = await client.GET("/tasks", {
+      params: { query: { q: `sim-${runId}-`, kind: "video", limit: 1 } },
+    });
+    expect(response.status).toBe(200);
+    expect(page?.tasks.map((task) => [task.taskId, task.kind, task.archive.state])).toEqual([
+      [outcomeOf("video").task.taskId, "video", "archived"],
+    ]);
+    expect(page?.nextCursor).toBeNull();
+    const { error } = await client.GET("/tasks", { params: { query: { limit: 0 } } });
+    expect(error?.error.code).toBe("invalid_query");
+  });
+
+  it("deletes a task: its files, its index row; afterwards 410, media 404, callbacks ignored", async () => {
+    const client = clientOf(receiver);
+    const video = outcomeOf("video");
+    const taskId = video.task.taskId;
+    const key = storedAsset(video.status, video.task.files[0] as MediaFile).key;
+    const { data, response } = await client.DELETE("/tasks/{taskId}", { params: { path: { taskId } } });
+    expect(response.status).toBe(200);
+    expect(data).toEqual({ deleted: 2 }); // the video and its manifest
+    const status = await client.GET("/tasks/{taskId}", { params: { path: { taskId } } });
+    expect([status.response.status, status.error?.error.code]).toEqual([410, "task_deleted"]);
+    const media = await client.GET("/media/{key}", { params: { path: { key } }, parseAs: "stream" });
+    expect(media.response.status).toBe(404);
+    const step = result.steps.find((candidate) => candidate.step.taskId === taskId)?.step;
+    const late = await client.POST("/callbacks/{kind}", {
+      params: { path: { kind: "video" } },
+      body: step?.body as never,
+    });
+    expect(late.data).toEqual({ status: "received", taskId, duplicate: true });
+    const listed = await client.GET("/tasks", { params: { query: { q: taskId } } });
+    expect(listed.data?.tasks).toEqual([]);
+    expect((await client.GET("/tasks/{taskId}", { params: { path: { taskId } } })).response.status).toBe(410);
   });
 
   it("stops wrangler by its process id and frees its port", async () => {
