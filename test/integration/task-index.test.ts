@@ -210,6 +210,16 @@ describe("the version guard", () => {
     expect(await indexRow(taskId)).toMatchObject({ version: 4, stored: 4 });
   });
 
+  it("costs 6 rows written for a task's first write and 5 for each later one (D1's billing unit)", async () => {
+    // The row and its entries in the four indexes that hold updated_at (plus the primary key's
+    // on insert). BENCHMARKS.md's ceiling of one database is computed from these figures.
+    const taskId = uniqueId("idx-cost");
+    const [first] = await env.INDEX.batch([upsertStatement(env.INDEX, entry(taskId, 1, "in_progress"))]);
+    const [later] = await env.INDEX.batch([upsertStatement(env.INDEX, entry(taskId, 2, "in_progress"))]);
+    const [stale] = await env.INDEX.batch([upsertStatement(env.INDEX, entry(taskId, 1, "in_progress"))]);
+    expect([first?.meta.rows_written, later?.meta.rows_written, stale?.meta.rows_written]).toEqual([6, 5, 0]);
+  });
+
   it("never brings a deleted task's row back", async () => {
     const taskId = uniqueId("idx-undead");
     await env.INDEX.batch([upsertStatement(env.INDEX, entry(taskId, 1, "in_progress"))]);

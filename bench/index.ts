@@ -1,0 +1,435 @@
+// `npm run bench:index` (not part of `npm test`): the task index at scale, and what it costs the
+// ack path.
+//
+// 1. List latency. For 10,000 and 100,000 tasks: a fresh `--persist-to` folder whose D1 gets the
+//    schema with `wrangler d1 migrations apply --local` and the rows with `wrangler d1 execute
+//    --local --file` (seeded directly, as a long-running deployment would have them), then a
+//    `wrangler dev` on it (tools/dev-server.ts), and GET /tasks through the typed client
+//    (support/api-client.ts): the first page, filtered pages, a page deep behind a cursor — each
+//    `--requests` times, one at a time, reporting p50/p99 — and a walk over every page (limit
+//    200) that must yield every task exactly once.
+// 2. Ack cost. The ack section of `npm run bench` (bench/ack.ts) run on the Worker before the
+//    index (`--base`, default: where this branch left main) and on this tree, alternately, in the
+//    same run: POST /callbacks with distinct tasks and with duplicates at 1, 16 and 64
+//    connections.
+//
+// Writes its section of BENCHMARKS.md (between the `bench:index` markers; `npm run bench` keeps
+// it) unless --quick.
+//
+//   node bench/index.ts [--quick] [--only list,ack] [--base <commit>] [--sizes 10000,100000]
+
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { apiClient } from "../support/api-client.ts";
+import { startOrigin } from "../test/helpers/origin.ts";
+import { startDevServer } from "../tools/dev-server.ts";
+import { type AckLevel, runAck } from "./ack.ts";
+import { percentile, progress, Receiver } from "./receiver.ts";
+import { workerdPids } from "./workerd.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const START = "<!-- bench:index:start -->";
+const END = "<!-- bench:index:end -->";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string", default: "list,ack" },
+    base: { type: "string" },
+    sizes: { type: "string" },
+    requests: { type: "string" },
+  },
+});
+const quick = values.quick ?? false;
+const sections = new Set((values.only ?? "").split(","));
+const sizes = (values.sizes ?? (quick ? "2000" : "10000,100000")).split(",").map(Number);
+const requests = Number(values.requests ?? (quick ? 40 : 300));
+const git = (...args: string[]) => execFileSync("git", ["-C", ROOT, ...args], { encoding: "utf8" }).trim();
+const base = values.base ?? git("merge-base", "HEAD", "main");
+
+const wrangler = (cwd: string, args: string[]) =>
+  execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), args, {
+    cwd,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+    },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+
+/** A copy of the Worker's source as of `commit` (or of the work tree), so edits cannot reload it. */
+function snapshot(commit: string | null): string {
+  const dir = mkdtempSync(join(os.tmpdir(), "stemvault-bench-index-"));
+  const entries = [
+    "src",
+    "migrations",
+    "wrangler.toml",
+    "package.json",
+    "tsconfig.json",
+    "worker-configuration.d.ts",
+  ];
+  if (commit) {
+    const present = entries.filter((entry) => {
+      try {
+        git("cat-file", "-e", `${commit}:${entry}`);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    execFileSync("sh", [
+      "-c",
+      `git -C "${ROOT}" archive ${commit} ${present.join(" ")} | tar -x -C "${dir}"`,
+    ]);
+  } else {
+    for (const entry of entries) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  return dir;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so every run seeds the same rows. */
+function random(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const pick = <T>(r: number, weighted: [T, number][]): T => {
+  let acc = 0;
+  for (const [value, weight] of weighted) {
+    acc += weight;
+    if (r < acc) return value;
+  }
+  return weighted[weighted.length - 1]?.[0] as T;
+};
+
+/**
+ * `n` tasks as a month of traffic might leave them: 60% music, 25% separation, 15% video; most
+ * archived, some failed or in progress; updated within 30 days at whole seconds (so many share
+ * an updatedAt); provider-style 32-hex ids. Multi-row INSERTs of 400 rows (each < 100 KB).
+ */
+function seedSql(n: number, now: number): string {
+  const next = random(12345);
+  const hex = () => Array.from({ length: 32 }, () => "0123456789abcdef"[Math.floor(next() * 16)]).join("");
+  const lines: string[] = [];
+  let rows: string[] = [];
+  const flush = () => {
+    if (rows.length === 0) return;
+    lines.push(
+      `INSERT INTO tasks (task_id, kind, state, stage, archive_state, stored, failed, total, bytes, created_at, updated_at, version) VALUES\n${rows.join(",\n")};`,
+    );
+    rows = [];
+  };
+  for (let i = 0; i < n; i++) {
+    const kind = pick(next(), [
+      ["music", 0.6],
+      ["separation", 0.25],
+      ["video", 0.15],
+    ]);
+    const total = kind === "music" ? 4 : kind === "separation" ? 12 : 1;
+    const [state, stage, archive] = pick(next(), [
+      [["succeeded", "complete", "archived"], 0.82],
+      [["succeeded", "complete", "failed"], 0.03],
+      [["succeeded", "complete", "archiving"], 0.03],
+      [["failed", "error", "none"], 0.05],
+      [["in_progress", kind === "music" ? "first" : "complete", "archiving"], 0.04],
+      [["awaiting_callback", null, "none"], 0.03],
+    ] as [[string, string | null, string], number][]);
+    const stored = archive === "archived" ? total : archive === "none" ? 0 : Math.floor(total / 2);
+    const failed = archive === "failed" ? 1 : 0;
+    const updatedAt = Math.floor((now - next() * 30 * 86_400_000) / 1000) * 1000;
+    const createdAt = updatedAt - Math.floor(next() * 3_600_000);
+    const bytes = stored * 3_000_000;
+    rows.push(
+      `('${hex()}','${kind}','${state}',${stage ? `'${stage}'` : "NULL"},'${archive}',${stored},${failed},${archive === "none" && state !== "awaiting_callback" ? 0 : total},${bytes},${createdAt},${updatedAt},1)`,
+    );
+    if (rows.length === 400) flush();
+  }
+  flush();
+  return lines.join("\n");
+}
+
+interface Latency {
+  label: string;
+  query: string;
+  requests: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  rows: number;
+}
+
+interface ListResult {
+  n: number;
+  seedSeconds: number;
+  latencies: Latency[];
+  walk: { pages: number; tasks: number; unique: number; seconds: number; p50: number; p99: number };
+}
+
+type Query = Record<string, string | number>;
+
+async function measureList(n: number): Promise<ListResult> {
+  const project = snapshot(null);
+  const persistDir = mkdtempSync(join(os.tmpdir(), "stemvault-bench-d1-"));
+  const now = Date.now();
+  try {
+    progress(`list ${n}: applying migrations and seeding ${n} rows`);
+    const seedStarted = performance.now();
+    wrangler(project, [
+      "d1",
+      "migrations",
+      "apply",
+      "stemvault-index",
+      "--local",
+      "--persist-to",
+      persistDir,
+    ]);
+    const seedFile = join(persistDir, "seed.sql");
+    writeFileSync(seedFile, seedSql(n, now));
+    wrangler(project, [
+      "d1",
+      "execute",
+      "stemvault-index",
+      "--local",
+      "--persist-to",
+      persistDir,
+      "--file",
+      seedFile,
+      "--yes",
+    ]);
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+    const dev = await startDevServer({ cwd: project, persistDir, logLevel: "warn" });
+    try {
+      const client = apiClient({ baseUrl: dev.url, apiToken: "dev-api-token" });
+      const list = async (query: Query) => {
+        const started = performance.now();
+        const { data, response } = await client.GET("/tasks", { params: { query: query as never } });
+        const ms = performance.now() - started;
+        if (!data) throw new Error(`GET /tasks ${JSON.stringify(query)} answered ${response.status}`);
+        return { ms, data };
+      };
+
+      progress(`list ${n}: walking every page (limit 200)`);
+      const walkTimes: number[] = [];
+      const seen = new Set<string>();
+      let count = 0;
+      let cursor: string | null = null;
+      let deepCursor: string | null = null;
+      const walkStarted = performance.now();
+      do {
+        const { ms, data } = await list(cursor ? { limit: 200, cursor } : { limit: 200 });
+        walkTimes.push(ms);
+        for (const task of data.tasks) seen.add(task.taskId);
+        count += data.tasks.length;
+        cursor = data.nextCursor;
+        if (!deepCursor && count >= n * 0.95 && cursor) deepCursor = cursor;
+      } while (cursor);
+      const walk = {
+        pages: walkTimes.length,
+        tasks: count,
+        unique: seen.size,
+        seconds: (performance.now() - walkStarted) / 1000,
+        p50: percentile(walkTimes, 50),
+        p99: percentile(walkTimes, 99),
+      };
+      if (count !== n || seen.size !== n)
+        throw new Error(`the walk saw ${count} tasks (${seen.size} distinct), not ${n}`);
+
+      const day = new Date(now - 86_400_000).toISOString();
+      const prefix = [...seen][0]?.slice(0, 2) as string;
+      const scenarios: [string, Query][] = [
+        ["first page", {}],
+        ["first page, limit 200", { limit: 200 }],
+        ["kind=video (15%)", { kind: "video" }],
+        ["archive=failed (3%)", { archive: "failed" }],
+        ["kind=separation&state=failed (~1%)", { kind: "separation", state: "failed" }],
+        ["since = 24 h ago", { since: day }],
+        [`q=${prefix} (id prefix, ~1/256)`, { q: prefix }],
+        ["deep page: cursor at 95%", { cursor: deepCursor as string }],
+      ];
+      const latencies: Latency[] = [];
+      for (const [label, query] of scenarios) {
+        progress(`list ${n}: ${label}`);
+        for (let i = 0; i < 10; i++) await list(query);
+        const times: number[] = [];
+        let rows = 0;
+        for (let i = 0; i < requests; i++) {
+          const { ms, data } = await list(query);
+          times.push(ms);
+          rows = data.tasks.length;
+        }
+        latencies.push({
+          label,
+          query: new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))
+            .toString()
+            .replace(/cursor=[^&]+/, "cursor=…"),
+          requests,
+          p50: percentile(times, 50),
+          p99: percentile(times, 99),
+          mean: times.reduce((a, b) => a + b, 0) / times.length,
+          rows,
+        });
+      }
+      return { n, seedSeconds, latencies, walk };
+    } finally {
+      await dev.stop();
+    }
+  } finally {
+    rmSync(persistDir, { recursive: true, force: true });
+    rmSync(project, { recursive: true, force: true });
+  }
+}
+
+interface AckRun {
+  variant: "before the index" | "with the index";
+  commit: string;
+  levels: AckLevel[];
+}
+
+async function measureAck(originUrl: string): Promise<AckRun[]> {
+  const variants: [AckRun["variant"], string | null][] = [
+    ["before the index", base],
+    ["with the index", null],
+  ];
+  const runs: AckRun[] = [];
+  // Alternated twice, so drift of the machine over the run shows up in both.
+  for (const round of quick ? [1] : [1, 2]) {
+    for (const [variant, commit] of variants) {
+      const project = snapshot(commit);
+      const dev = await startDevServer({ cwd: project, logLevel: "warn" });
+      try {
+        progress(`ack, round ${round}: ${variant}`);
+        const levels = await runAck({
+          receiver: new Receiver(dev.url),
+          originUrl,
+          runId: `${Date.now().toString(36)}${round}${variant.length}`,
+          pids: workerdPids(dev.pid, dev.port),
+          levels: quick ? [16] : [1, 16, 64],
+          diagnosticLevel: 0,
+          requests: quick ? 300 : 2000,
+          maxSeconds: quick ? 8 : 12,
+          warmupRequests: quick ? 50 : 200,
+          drainTimeoutMs: 180_000,
+        });
+        runs.push({ variant, commit: commit ? commit.slice(0, 7) : "work tree", levels });
+      } finally {
+        await dev.stop();
+        rmSync(project, { recursive: true, force: true });
+      }
+    }
+  }
+  return runs;
+}
+
+const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+
+function render(list: ListResult[], ack: AckRun[], startedAt: Date, seconds: number): string {
+  const cpus = os.cpus();
+  const version = (name: string) =>
+    (
+      JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as {
+        version: string;
+      }
+    ).version;
+  const out: string[] = [
+    START,
+    "## The task index (`npm run bench:index`)",
+    "",
+    `Written by \`npm run bench:index\` on ${startedAt.toISOString()} (${seconds.toFixed(0)} s), commit \`${git("rev-parse", "--short", "HEAD")}\`; machine: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}; Node ${process.versions.node}, wrangler ${version("wrangler")}, local D1 (SQLite in workerd) under \`wrangler dev\`. Latencies are client-side (Node → wrangler's proxy → Worker → local D1 → back), one request at a time, after 10 warm-up requests.`,
+    "",
+  ];
+  if (list.length > 0) {
+    out.push("### GET /tasks latency", "");
+    out.push("| tasks in D1 | query | rows | p50 ms | p99 ms | mean ms | requests |");
+    out.push("| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (const result of list) {
+      for (const l of result.latencies) {
+        out.push(
+          `| ${result.n.toLocaleString("en")} | ${l.label} (\`${l.query || "—"}\`) | ${l.rows} | ${fmt(l.p50)} | ${fmt(l.p99)} | ${fmt(l.mean)} | ${l.requests} |`,
+        );
+      }
+      const w = result.walk;
+      out.push(
+        `| ${result.n.toLocaleString("en")} | every page, limit 200 (walk) | ${w.tasks.toLocaleString("en")} (${w.unique.toLocaleString("en")} distinct) | ${fmt(w.p50)} | ${fmt(w.p99)} | — | ${w.pages} pages in ${w.seconds.toFixed(1)} s |`,
+      );
+    }
+    out.push("");
+    for (const result of list) {
+      out.push(
+        `- ${result.n.toLocaleString("en")} rows: seeded in ${result.seedSeconds.toFixed(1)} s (\`wrangler d1 migrations apply\` + \`d1 execute --file\`).`,
+      );
+    }
+    out.push("");
+  }
+  if (ack.length > 0) {
+    out.push("### The ack path with and without the index (same run)", "");
+    out.push("| connections | route | variant | req/s | p50 ms | p99 ms | Worker CPU ms/req |");
+    out.push("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
+    const levels = [...new Set(ack.flatMap((run) => run.levels.map((level) => level.connections)))];
+    for (const connections of levels) {
+      for (const route of ["distinct", "duplicate", "healthz"] as const) {
+        for (const run of ack) {
+          const level = run.levels.find((candidate) => candidate.connections === connections);
+          const r = level?.[route];
+          if (!r) continue;
+          const label =
+            route === "distinct"
+              ? "POST /callbacks, new tasks"
+              : route === "duplicate"
+                ? "POST /callbacks, duplicates"
+                : "GET /healthz";
+          out.push(
+            `| ${connections} | ${label} | ${run.variant} (\`${run.commit}\`) | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.runtimeCpuMs?.toFixed(2) ?? "—"} |`,
+          );
+        }
+      }
+    }
+    out.push("");
+  }
+  out.push(END);
+  return out.join("\n");
+}
+
+const startedAt = new Date();
+const started = performance.now();
+const listResults: ListResult[] = [];
+let ackRuns: AckRun[] = [];
+if (sections.has("list")) for (const n of sizes) listResults.push(await measureList(n));
+if (sections.has("ack")) {
+  const origin = await startOrigin();
+  try {
+    ackRuns = await measureAck(origin.url);
+  } finally {
+    await origin.close();
+  }
+}
+const section = render(listResults, ackRuns, startedAt, (performance.now() - started) / 1000);
+process.stdout.write(`${section}\n`);
+writeFileSync(
+  join(ROOT, "bench", ".state", "index-run.json"),
+  JSON.stringify({ listResults, ackRuns }, null, 2),
+);
+if (!quick) {
+  const file = join(ROOT, "BENCHMARKS.md");
+  const current = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const at = current.indexOf(START);
+  const end = current.indexOf(END);
+  const next =
+    at >= 0 && end > at
+      ? `${current.slice(0, at)}${section}${current.slice(end + END.length)}`
+      : `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+  progress("wrote the bench:index section of BENCHMARKS.md");
+}
