@@ -17,6 +17,7 @@
 // it) unless --quick.
 //
 //   node bench/index.ts [--quick] [--only list,ack] [--base <commit>] [--sizes 10000,100000]
+//   node bench/index.ts --from bench/.state/index-run.json   (renders a saved run again)
 
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     base: { type: "string" },
     sizes: { type: "string" },
     requests: { type: "string" },
+    from: { type: "string" },
   },
 });
 const quick = values.quick ?? false;
@@ -174,6 +176,8 @@ interface Latency {
 interface ListResult {
   n: number;
   seedSeconds: number;
+  /** The database file's size after seeding (tables and indexes). */
+  databaseBytes?: number | null;
   latencies: Latency[];
   walk: { pages: number; tasks: number; unique: number; seconds: number; p50: number; p99: number };
 }
@@ -210,6 +214,19 @@ async function measureList(n: number): Promise<ListResult> {
       "--yes",
     ]);
     const seedSeconds = (performance.now() - seedStarted) / 1000;
+    const size = wrangler(project, [
+      "d1",
+      "execute",
+      "stemvault-index",
+      "--local",
+      "--persist-to",
+      persistDir,
+      "--json",
+      "--command",
+      "SELECT (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()) AS bytes",
+    ]);
+    const databaseBytes =
+      (JSON.parse(size) as { results?: { bytes?: number }[] }[])[0]?.results?.[0]?.bytes ?? null;
     const dev = await startDevServer({ cwd: project, persistDir, logLevel: "warn" });
     try {
       const client = apiClient({ baseUrl: dev.url, apiToken: "dev-api-token" });
@@ -282,7 +299,7 @@ async function measureList(n: number): Promise<ListResult> {
           rows,
         });
       }
-      return { n, seedSeconds, latencies, walk };
+      return { n, seedSeconds, databaseBytes, latencies, walk };
     } finally {
       await dev.stop();
     }
@@ -333,9 +350,54 @@ async function measureAck(originUrl: string): Promise<AckRun[]> {
   return runs;
 }
 
+/** What one D1 database can take of this write pattern, and what the design does past it. */
+const CEILING = `### The ceiling of one D1 database for this write pattern
+
+**What is written.** Each task's object writes its row once per change of what the list shows:
+its first write, each stage (\`text\`, \`first\`, \`complete\`/\`error\`), each asset stored or failed,
+a retry, a deletion. A music task (text → first → complete, 2 tracks × audio + cover) has 7
+versions, a 12-stem separation 13, a video 2; with the mix seeded above (60/25/15 %) that is
+about 8 versions per task. Versions that pile up while a write is in flight collapse into one
+more write of the latest, so D1 sees at most that many writes per task. In D1's billing unit a
+first write costs 6 rows written and every later one 5 — the row, its entries in the four
+indexes that hold \`updated_at\`, and on insert the primary key's (asserted in
+\`test/integration/task-index.test.ts\`) — about 40 rows written per task.
+
+**D1's limits** (developers.cloudflare.com/d1/platform/limits and …/pricing): a database holds
+at most 10 GB (not increasable); it is single-threaded and runs one query at a time, so its
+throughput is the inverse of query duration — about 1,000 queries/s at 1 ms — and writes "can
+take several milliseconds" because they are persisted in several locations; past its queue it
+answers \`overloaded\`. Workers Paid includes 50 million rows written a month, then $1.00 per
+million; Free allows 100,000 rows written a day.
+
+**Ceiling.** At 2–5 ms per write, one database takes about 200–500 index writes/s, i.e. **25–60
+tasks/s sustained** (2–5 million tasks a day) at ~8 writes per task, less whatever the list's
+reads take (a page is one indexed range, ~1 ms). Storage runs out at roughly **20 million tasks**
+(~450 bytes per task with its index entries, 10 GB). Cost: ~40 rows written per task, so the
+included 50 million cover about 1.2 million tasks a month. (Free plan: ~2,500 tasks a day.)
+
+**Past it.** Nothing on the callback path depends on D1: acks, archiving and the task objects go
+on at their own pace. An overloaded or full D1 makes index writes fail; each task's object keeps
+its latest row due and its alarm retries with backoff (1, 2, 4 … 30 s), so the list lags and then
+converges, and never shows an older state over a newer one. To raise the ceiling, in order:
+write less (debounce archive progress, writing the first and the settled state of a burst — a
+music task from 7 writes to ~3 — and drop a filter index that does not pay for its row written);
+then shard: \`INDEX_0 … INDEX_n\` chosen by a hash of the task id, each object writing only its
+own, the version guard and \`deleted_tasks\` unchanged per shard, and the list merging the shards'
+keyset ranges newest-first under a cursor that holds one position per shard (each shard query is
+still one index range); or, for storage alone, a database per period with the cursor naming it.`;
+
 const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
-function render(list: ListResult[], ack: AckRun[], startedAt: Date, seconds: number): string {
+interface Run {
+  startedAt: string;
+  seconds: number;
+  commit: string;
+  listResults: ListResult[];
+  ackRuns: AckRun[];
+}
+
+function render({ listResults: list, ackRuns: ack, startedAt, seconds, commit }: Run): string {
   const cpus = os.cpus();
   const version = (name: string) =>
     (
@@ -347,7 +409,7 @@ function render(list: ListResult[], ack: AckRun[], startedAt: Date, seconds: num
     START,
     "## The task index (`npm run bench:index`)",
     "",
-    `Written by \`npm run bench:index\` on ${startedAt.toISOString()} (${seconds.toFixed(0)} s), commit \`${git("rev-parse", "--short", "HEAD")}\`; machine: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}; Node ${process.versions.node}, wrangler ${version("wrangler")}, local D1 (SQLite in workerd) under \`wrangler dev\`. Latencies are client-side (Node → wrangler's proxy → Worker → local D1 → back), one request at a time, after 10 warm-up requests.`,
+    `Written by \`npm run bench:index\` on ${startedAt} (${seconds.toFixed(0)} s), commit \`${commit}\`; machine: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}; Node ${process.versions.node}, wrangler ${version("wrangler")}, local D1 (SQLite in workerd) under \`wrangler dev\`. Latencies are client-side (Node → wrangler's proxy → Worker → local D1 → back), one request at a time, after 10 warm-up requests.`,
     "",
   ];
   if (list.length > 0) {
@@ -368,7 +430,7 @@ function render(list: ListResult[], ack: AckRun[], startedAt: Date, seconds: num
     out.push("");
     for (const result of list) {
       out.push(
-        `- ${result.n.toLocaleString("en")} rows: seeded in ${result.seedSeconds.toFixed(1)} s (\`wrangler d1 migrations apply\` + \`d1 execute --file\`).`,
+        `- ${result.n.toLocaleString("en")} rows: seeded in ${result.seedSeconds.toFixed(1)} s (\`wrangler d1 migrations apply\` + \`d1 execute --file\`)${result.databaseBytes ? `; the database then holds ${(result.databaseBytes / 2 ** 20).toFixed(1)} MiB, ${Math.round(result.databaseBytes / result.n)} bytes per task with its index entries` : ""}.`,
       );
     }
     out.push("");
@@ -397,30 +459,51 @@ function render(list: ListResult[], ack: AckRun[], startedAt: Date, seconds: num
       }
     }
     out.push("");
+    const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / Math.max(1, xs.length);
+    for (const connections of levels) {
+      for (const route of ["distinct", "duplicate"] as const) {
+        const rps = (variant: AckRun["variant"]) =>
+          mean(
+            ack
+              .filter((run) => run.variant === variant)
+              .map((run) => run.levels.find((l) => l.connections === connections)?.[route].rps ?? 0),
+          );
+        const before = rps("before the index");
+        const after = rps("with the index");
+        out.push(
+          `- ${connections} conn., ${route === "distinct" ? "new tasks" : "duplicates"}: ${after.toFixed(0)} req/s with the index vs ${before.toFixed(0)} before (mean of the rounds), ratio ${(after / before).toFixed(2)}.`,
+        );
+      }
+    }
+    out.push("");
   }
-  out.push(END);
+  out.push(CEILING, "", END);
   return out.join("\n");
 }
 
-const startedAt = new Date();
-const started = performance.now();
-const listResults: ListResult[] = [];
-let ackRuns: AckRun[] = [];
-if (sections.has("list")) for (const n of sizes) listResults.push(await measureList(n));
-if (sections.has("ack")) {
-  const origin = await startOrigin();
-  try {
-    ackRuns = await measureAck(origin.url);
-  } finally {
-    await origin.close();
+async function measure(): Promise<Run> {
+  const startedAt = new Date().toISOString();
+  const started = performance.now();
+  const listResults: ListResult[] = [];
+  let ackRuns: AckRun[] = [];
+  if (sections.has("list")) for (const n of sizes) listResults.push(await measureList(n));
+  if (sections.has("ack")) {
+    const origin = await startOrigin();
+    try {
+      ackRuns = await measureAck(origin.url);
+    } finally {
+      await origin.close();
+    }
   }
+  const seconds = (performance.now() - started) / 1000;
+  const run = { startedAt, seconds, commit: git("rev-parse", "--short", "HEAD"), listResults, ackRuns };
+  writeFileSync(join(ROOT, "bench", ".state", "index-run.json"), JSON.stringify(run, null, 2));
+  return run;
 }
-const section = render(listResults, ackRuns, startedAt, (performance.now() - started) / 1000);
+
+const run: Run = values.from ? JSON.parse(readFileSync(resolve(values.from), "utf8")) : await measure();
+const section = render(run);
 process.stdout.write(`${section}\n`);
-writeFileSync(
-  join(ROOT, "bench", ".state", "index-run.json"),
-  JSON.stringify({ listResults, ackRuns }, null, 2),
-);
 if (!quick) {
   const file = join(ROOT, "BENCHMARKS.md");
   const current = existsSync(file) ? readFileSync(file, "utf8") : "";

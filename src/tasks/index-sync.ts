@@ -5,10 +5,17 @@ import type { TaskRows } from "./rows";
 import { type AssetCounts, archiveState } from "./status";
 
 /**
- * If the write started right after a change has not been confirmed by then (the object was
- * evicted mid-write, say), the alarm writes it.
+ * A change is written once the task has been quiet this long, so that a burst (a callback and
+ * its small files archived right after, the 12 stems of a separation) costs D1 one write...
  */
-const CONFIRM_WITHIN_MS = 2_000;
+const SETTLE_MS = 1_000;
+/** ...but never later than this after the first change that is not written yet. */
+const MAX_DELAY_MS = 3_000;
+/**
+ * If the write has not been confirmed by then (the object was evicted while it waited or wrote,
+ * say), the alarm writes it.
+ */
+const CONFIRM_WITHIN_MS = MAX_DELAY_MS + 2_000;
 /** After a failed write: 1, 2, 4, 8, 16, then every 30 seconds. */
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
@@ -50,7 +57,8 @@ export const retryDelayMs = (attempts: number) =>
  * The task's row in the D1 index (an outbox of one row). `mark()` runs synchronously with every
  * change, in the change's own transaction: it compares what the index should hold with what was
  * last scheduled and, if it differs, stores the new target under the next version and makes it
- * due. `flush()` writes the target to D1 (right after the object answered, and from the alarm);
+ * due. `flushSoon()` writes it to D1 after the object answered, once the task is quiet for a
+ * moment (a burst of changes, one write); `flush()` writes it at once (the alarm);
  * D1 keeps only the highest version, so writes may repeat or arrive late without harm. Nothing
  * here is ever awaited on the way to a callback's answer.
  */
@@ -58,6 +66,9 @@ export class IndexSync {
   private ready = false;
   private running: Promise<void> | null = null;
   private again = false;
+  /** The debounced write `flushSoon` waits for, and when the first change it covers was made. */
+  private soon: { timer: ReturnType<typeof setTimeout>; since: number; done: Promise<void> } | null = null;
+  private release: (() => void) | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -114,6 +125,31 @@ export class IndexSync {
       }
     })();
     return this.running;
+  }
+
+  /**
+   * Writes the latest target once the task has been quiet for SETTLE_MS (at most MAX_DELAY_MS
+   * after the first change it covers). Each call restarts the wait; the promise settles when
+   * the write it leads to is done. Never throws.
+   */
+  flushSoon(): Promise<void> {
+    const now = Date.now();
+    const since = this.soon?.since ?? now;
+    if (this.soon) clearTimeout(this.soon.timer);
+    const done =
+      this.soon?.done ??
+      new Promise<void>((resolve) => {
+        this.release = resolve;
+      });
+    const delay = Math.max(0, Math.min(SETTLE_MS, since + MAX_DELAY_MS - now));
+    const timer = setTimeout(() => {
+      const release = this.release;
+      this.soon = null;
+      this.release = null;
+      void this.flush().then(release);
+    }, delay);
+    this.soon = { timer, since, done };
+    return done;
   }
 
   /** Whether a write is pending (scheduled and not yet confirmed by D1). */

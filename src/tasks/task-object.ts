@@ -64,6 +64,10 @@ export class TaskObject extends DurableObject<Env> {
     );
     this.scheduled = [this.claims, this.outbox, this.reconciler, this.manifest, this.index, this.deletion];
     if (!this.rows.exists) this.alarmAt = null; // nothing was ever stored, so no alarm either
+    // A task recorded before the index existed (or whose last write was lost with its instance)
+    // is indexed the next time its object wakes.
+    this.index.mark(Date.now());
+    this.syncIndexSoon();
   }
 
   /**
@@ -203,15 +207,15 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * Writes the index row after the answer: the write is started, not awaited, so no caller
-   * (least of all a callback's provider) waits for D1. Should it fail or be lost, the alarm
-   * armed above writes it.
+   * Writes the index row after the answer, once the task is quiet for a moment: nothing waits
+   * for it, least of all a callback's provider. Should the write fail or be lost, the alarm
+   * (armed before it) writes it.
    */
   private syncIndexSoon(): void {
     if (!this.index.pending()) return;
     this.ctx.waitUntil(
-      this.index
-        .flush()
+      this.scheduleAlarm()
+        .then(() => this.index.flushSoon())
         .then(() => this.scheduleAlarm())
         .catch(() => {}),
     );

@@ -234,7 +234,7 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     const runId = result.tasks[0]?.task.taskId.split("-")[1] as string;
     // The index reflects the last change within seconds of it.
     let tasks: { taskId: string; archive: { state: string } }[] = [];
-    for (let tries = 0; tries < 50; tries++) {
+    for (let tries = 0; tries < 100; tries++) {
       const { data } = await client.GET("/tasks", { params: { query: { q: `sim-${runId}-` } } });
       tasks = data?.tasks ?? [];
       if (tasks.length === 3 && tasks.every((task) => task.archive.state === "archived")) break;

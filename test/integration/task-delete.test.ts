@@ -44,8 +44,9 @@ const storedRows = (taskId: string) =>
 
 /** An archived music task: 2 tracks × (audio, cover) and its manifest. */
 async function archivedMusicTask() {
+  // Sizes of their own: the origin counts requests per URL for every test file at once.
   const taskId = uniqueId("del");
-  const { body } = atOrigin(withTaskId(kieMusicComplete, taskId));
+  const { body } = atOrigin(withTaskId(kieMusicComplete, taskId), { size: 7_000 });
   expect((await postCallback(body)).status).toBe(200);
   const status = await waitForStatus(taskId, settled);
   expect(status.archive).toMatchObject({ state: "archived", stored: 4 });
@@ -111,7 +112,7 @@ describe("DELETE /tasks/:taskId", () => {
     expect(duplicate.status).toBe(200);
     expect(await duplicate.json()).toEqual({ status: "received", taskId, duplicate: true });
     // A new callback for it (another stage, new URLs) is ignored just the same.
-    const { body: later } = atOrigin(withTaskId(kieMusicComplete, taskId));
+    const { body: later } = atOrigin(withTaskId(kieMusicComplete, taskId), { size: 7_500 });
     (later as { msg: string }).msg = "a late redelivery";
     expect((await postCallback(later)).status).toBe(200);
 
