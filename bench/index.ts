@@ -20,7 +20,17 @@
 //   node bench/index.ts --from bench/.state/index-run.json   (renders a saved run again)
 
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -163,6 +173,17 @@ function seedSql(n: number, now: number): string {
   return lines.join("\n");
 }
 
+/** Bytes of the SQLite files (and their WAL) under `dir`. */
+function sqliteBytes(dir: string): number | null {
+  if (!existsSync(dir)) return null;
+  let total = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && /\.sqlite(-wal)?$/.test(entry.name))
+      total += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
 interface Latency {
   label: string;
   query: string;
@@ -214,19 +235,8 @@ async function measureList(n: number): Promise<ListResult> {
       "--yes",
     ]);
     const seedSeconds = (performance.now() - seedStarted) / 1000;
-    const size = wrangler(project, [
-      "d1",
-      "execute",
-      "stemvault-index",
-      "--local",
-      "--persist-to",
-      persistDir,
-      "--json",
-      "--command",
-      "SELECT (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()) AS bytes",
-    ]);
-    const databaseBytes =
-      (JSON.parse(size) as { results?: { bytes?: number }[] }[])[0]?.results?.[0]?.bytes ?? null;
+    // The local D1's SQLite file (D1's own pragmas are not allowed): tables and indexes.
+    const databaseBytes = sqliteBytes(join(persistDir, "v3", "d1"));
     const dev = await startDevServer({ cwd: project, persistDir, logLevel: "warn" });
     try {
       const client = apiClient({ baseUrl: dev.url, apiToken: "dev-api-token" });
@@ -353,39 +363,43 @@ async function measureAck(originUrl: string): Promise<AckRun[]> {
 /** What one D1 database can take of this write pattern, and what the design does past it. */
 const CEILING = `### The ceiling of one D1 database for this write pattern
 
-**What is written.** Each task's object writes its row once per change of what the list shows:
-its first write, each stage (\`text\`, \`first\`, \`complete\`/\`error\`), each asset stored or failed,
-a retry, a deletion. A music task (text → first → complete, 2 tracks × audio + cover) has 7
-versions, a 12-stem separation 13, a video 2; with the mix seeded above (60/25/15 %) that is
-about 8 versions per task. Versions that pile up while a write is in flight collapse into one
-more write of the latest, so D1 sees at most that many writes per task. In D1's billing unit a
-first write costs 6 rows written and every later one 5 — the row, its entries in the four
-indexes that hold \`updated_at\`, and on insert the primary key's (asserted in
-\`test/integration/task-index.test.ts\`) — about 40 rows written per task.
+**What is written.** Each task's object has a new version of its row with every change the list
+shows: its first sight, each stage (\`text\`, \`first\`, \`complete\`/\`error\`), each asset stored
+or failed, a retry, a deletion — 9 versions for a music task (2 tracks × audio + cover, three
+stages), 13 for a 12-stem separation, 2 for a video. D1 gets only the latest version of a burst:
+the write waits until the task is quiet for 1 s (at most 3 s after the first unwritten change).
+Measured in workerd with small local files, that is 3 writes for the music task (one per stage,
+its files stored within the last second), 1 for the separation and 1 for the video; with real
+downloads that take seconds each, about one more write per 1–3 s of archiving — say **2–6
+writes per task, ~4 on average**. In D1's billing unit a first write costs 6 rows written and
+every later one 5 (the row, its entries in the four indexes that hold \`updated_at\`, and on
+insert the primary key's; asserted in \`test/integration/task-index.test.ts\`): **~20 rows
+written per task**.
 
-**D1's limits** (developers.cloudflare.com/d1/platform/limits and …/pricing): a database holds
-at most 10 GB (not increasable); it is single-threaded and runs one query at a time, so its
-throughput is the inverse of query duration — about 1,000 queries/s at 1 ms — and writes "can
-take several milliseconds" because they are persisted in several locations; past its queue it
-answers \`overloaded\`. Workers Paid includes 50 million rows written a month, then $1.00 per
-million; Free allows 100,000 rows written a day.
+**D1's limits** (developers.cloudflare.com/d1/platform/limits and …/d1/platform/pricing): a
+database holds at most 10 GB (not increasable); it is single-threaded and runs one query at a
+time, so its throughput is the inverse of query duration — about 1,000 queries/s at 1 ms — and
+writes "can take several milliseconds" because they are persisted in several locations; past
+its queue it answers \`overloaded\`. Workers Paid includes 50 million rows written a month, then
+$1.00 per million; Free allows 100,000 rows written a day.
 
-**Ceiling.** At 2–5 ms per write, one database takes about 200–500 index writes/s, i.e. **25–60
-tasks/s sustained** (2–5 million tasks a day) at ~8 writes per task, less whatever the list's
-reads take (a page is one indexed range, ~1 ms). Storage runs out at roughly **20 million tasks**
-(~450 bytes per task with its index entries, 10 GB). Cost: ~40 rows written per task, so the
-included 50 million cover about 1.2 million tasks a month. (Free plan: ~2,500 tasks a day.)
+**Ceiling.** At 2–5 ms per write, one database takes about 200–500 index writes/s: **50–125
+tasks/s sustained** (4–10 million tasks a day) at ~4 writes per task, less what the list's reads
+take (a page is one index range, ~1 ms). Storage runs out at about **20 million tasks** (the
+seeded database holds ~440 bytes per task with its index entries; 10 GB). Cost: ~20 rows written
+per task, so the included 50 million cover ~2.5 million tasks a month; the Free plan's 100,000 a
+day, ~5,000 tasks a day.
 
 **Past it.** Nothing on the callback path depends on D1: acks, archiving and the task objects go
 on at their own pace. An overloaded or full D1 makes index writes fail; each task's object keeps
 its latest row due and its alarm retries with backoff (1, 2, 4 … 30 s), so the list lags and then
 converges, and never shows an older state over a newer one. To raise the ceiling, in order:
-write less (debounce archive progress, writing the first and the settled state of a burst — a
-music task from 7 writes to ~3 — and drop a filter index that does not pay for its row written);
-then shard: \`INDEX_0 … INDEX_n\` chosen by a hash of the task id, each object writing only its
-own, the version guard and \`deleted_tasks\` unchanged per shard, and the list merging the shards'
-keyset ranges newest-first under a cursor that holds one position per shard (each shard query is
-still one index range); or, for storage alone, a database per period with the cursor naming it.`;
+write less (a longer quiet window while a task archives; drop a filter index that does not pay
+for its row written per write — reads cost a thousandth of writes); then shard: \`INDEX_0 …
+INDEX_n\` chosen by a hash of the task id, each object writing only its own, the version guard
+and \`deleted_tasks\` unchanged per shard, and the list merging the shards' keyset ranges
+newest-first under a cursor that holds one position per shard (each shard query is still one
+index range); or, for storage alone, a database per period with the cursor naming it.`;
 
 const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 

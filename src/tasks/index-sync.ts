@@ -37,6 +37,8 @@ type SyncRow = {
   due_at: number | null;
   attempts: number;
   last_error: string | null;
+  /** Writes D1 confirmed: fewer than versions when a burst was written as its latest row. */
+  writes: number;
 };
 
 /** Owned by this capability alone; `IF NOT EXISTS` keeps it out of the shared migration list. */
@@ -47,7 +49,8 @@ const DDL = `CREATE TABLE IF NOT EXISTS index_sync (
   synced_version INTEGER NOT NULL DEFAULT 0,
   due_at INTEGER,
   attempts INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT
+  last_error TEXT,
+  writes INTEGER NOT NULL DEFAULT 0
 )`;
 
 export const retryDelayMs = (attempts: number) =>
@@ -91,6 +94,8 @@ export class IndexSync {
       const previous = JSON.parse(current.target) as IndexWrite;
       if (previous.op === "upsert") target.entry.updatedAt = Math.max(now, previous.entry.updatedAt);
     }
+    // (A task's first row, written when it is first indexed, carries its own last change: for a
+    // new task that is now, for one recorded before the index existed, when it last changed.)
     const version = (current?.version ?? 0) + 1;
     if (target.op === "upsert") target.entry.version = version;
     const dueAt = now + CONFIRM_WITHIN_MS;
@@ -174,7 +179,7 @@ export class IndexSync {
       else await this.db.batch(deleteStatements(this.db, target.taskId, target.deletedAt));
       this.sql.exec(
         `UPDATE index_sync SET synced_version = MAX(synced_version, ?1), attempts = 0, last_error = NULL,
-           due_at = CASE WHEN version > ?1 THEN due_at ELSE NULL END WHERE id = 1`,
+           writes = writes + 1, due_at = CASE WHEN version > ?1 THEN due_at ELSE NULL END WHERE id = 1`,
         row.version,
       );
     } catch (error) {
@@ -201,13 +206,20 @@ export class IndexSync {
     if (deleted) return { op: "delete", ...deleted };
     const task = this.rows.task();
     if (!task) return null;
-    const counts = this.sql
-      .exec<AssetCounts & { bytes: number }>(
+    const { changed, ...counts } = this.sql
+      .exec<AssetCounts & { bytes: number; changed: number | null }>(
         `SELECT COUNT(*) AS total, COALESCE(SUM(state = 'stored'), 0) AS stored,
            COALESCE(SUM(state = 'failed'), 0) AS failed,
-           COALESCE(SUM(CASE WHEN state = 'stored' THEN bytes ELSE 0 END), 0) AS bytes FROM assets`,
+           COALESCE(SUM(CASE WHEN state = 'stored' THEN bytes ELSE 0 END), 0) AS bytes,
+           MAX(updated_at) AS changed FROM assets`,
       )
       .one();
+    const lastChange = Math.max(
+      task.created_at,
+      task.updated_at ?? 0,
+      task.last_callback_at ?? 0,
+      changed ?? 0,
+    );
     return {
       op: "upsert",
       entry: {
@@ -217,7 +229,7 @@ export class IndexSync {
         stage: task.stage,
         archive: { state: archiveState(task, counts), ...counts },
         createdAt: task.created_at,
-        updatedAt: now,
+        updatedAt: Math.min(now, lastChange),
         version: 0,
       },
     };

@@ -5,6 +5,7 @@ import { deleteStatements, type IndexEntry, upsertStatement } from "../../src/in
 import { taskStub } from "../../src/tasks/stub";
 import kieMusicComplete from "../fixtures/kie.music.complete.json";
 import kieMusicText from "../fixtures/kie.music.text.json";
+import splitStem from "../fixtures/sunoapi.separation.split-stem.json";
 import { indexRow, listTasks, waitForIndex, waitForIndexedStatus } from "../helpers/index";
 import { atOrigin, originBytes } from "../helpers/media";
 import { pollNow, recordInfo, scriptRecordInfo } from "../helpers/provider";
@@ -25,7 +26,13 @@ afterEach(() => vi.restoreAllMocks());
 /** The D1 binding's class: the task objects run in this isolate, so a spy here reaches them too. */
 const d1Prototype = () => Object.getPrototypeOf(env.INDEX) as D1Database;
 
-type SyncRow = { version: number; synced_version: number; due_at: number | null; attempts: number };
+type SyncRow = {
+  version: number;
+  synced_version: number;
+  due_at: number | null;
+  attempts: number;
+  writes: number;
+};
 const syncRow = (taskId: string) =>
   runInDurableObject(
     taskStub(env, taskId),
@@ -67,6 +74,19 @@ describe("the index converges after every kind of change", () => {
     expect(status.archive.bytes).toBe(bytes);
     // Written once per change, never more: one version per distinct summary.
     expect((await syncRow(taskId))?.synced_version).toBe(row.version);
+  });
+
+  it("writes a burst of changes as one row: 12 stems stored in a row cost D1 a few writes", async () => {
+    const taskId = uniqueId("idx-burst");
+    const { body } = atOrigin(withTaskId(splitStem, taskId), { size: 800 });
+    expect((await postCallback(body)).status).toBe(200);
+    await waitForStatus(taskId, settled);
+    const row = await waitForIndexedStatus(taskId);
+    expect(row).toMatchObject({ archive_state: "archived", stored: 12, total: 12 });
+    const sync = await syncRow(taskId);
+    // 13 versions (the callback, then each stem stored), written as far fewer rows.
+    expect(sync?.version).toBe(13);
+    expect(sync?.writes).toBeLessThanOrEqual(5);
   });
 
   it("records a failed asset, then the retry that archives it", async () => {
