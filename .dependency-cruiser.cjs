@@ -1,7 +1,7 @@
 /**
  * `npm run lint:deps` (part of `npm test`): folders of src/ depend one way. The graph is
- * api, callbacks, media → tasks → providers → core (see the README's Architecture section);
- * any cycle between folders, or between modules, fails.
+ * api, callbacks, media → tasks → providers → core, and api, tasks → index-db → core (see the
+ * README's Architecture section); any cycle between folders, or between modules, fails.
  */
 module.exports = {
   forbidden: [
@@ -24,6 +24,13 @@ module.exports = {
       comment: "core/ holds what every folder needs; it needs none of them",
       severity: "error",
       from: { path: "^src/core/" },
+      to: { path: "^src/(api|callbacks|media|tasks|providers|index-db)/" },
+    },
+    {
+      name: "index-db-knows-only-core",
+      comment: "the D1 index's schema and queries: written by tasks/, read by api/, needing neither",
+      severity: "error",
+      from: { path: "^src/index-db/" },
       to: { path: "^src/(api|callbacks|media|tasks|providers)/" },
     },
     {

@@ -1,4 +1,4 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
 import { hideExpectedRuntimeNoise } from "./test/runtime-noise.ts";
 
@@ -12,6 +12,9 @@ export const TEST_EVENTS_SECRETS = [
 
 // wrangler's config reader warns about secrets it cannot find; the tests set their own below.
 process.env.API_TOKEN ??= "test-api-token";
+
+// The index's migrations, applied to each test file's fresh D1 by test/apply-migrations.ts.
+const indexMigrations = await readD1Migrations("./migrations");
 
 /**
  * A project of tests running inside workerd with the real local Durable Object, Queue and R2.
@@ -42,6 +45,7 @@ const workers = (
           ORIGIN_URL: inject("originUrl"),
           ORIGIN_ALT_URL: inject("originAltUrl"),
           CLOSED_URL: inject("closedUrl"),
+          INDEX_MIGRATIONS: indexMigrations,
           ...(typeof vars === "function" ? vars(inject("originUrl")) : vars),
         },
       },
@@ -53,6 +57,7 @@ const workers = (
     globalSetup: ["./test/global-setup.ts"],
     // Every vi.spyOn is undone after its test.
     restoreMocks: true,
+    setupFiles: ["./test/apply-migrations.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -7,7 +7,8 @@ export default defineConfig({
   test: {
     name: "e2e",
     environment: "node",
-    include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
+    // test/node/: checks of committed files that need Node (e.g. Ajv, which workerd forbids).
+    include: ["test/node/**/*.test.ts", "test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
     // One wrangler per file is plenty for two cores.
     fileParallelism: false,
     restoreMocks: true,

@@ -56,7 +56,11 @@ function publish(report: Report, outFile: string | null): void {
   }
   for (const error of report.errors) process.stdout.write(`ERROR  ${error}\n`);
   if (outFile) {
-    writeFileSync(resolve(ROOT, outFile), markdownReport(report));
+    // The section `npm run bench:index` writes (bench/index.ts) is kept as it is.
+    const path = resolve(ROOT, outFile);
+    const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
+    const kept = /<!-- bench:index:start -->[\s\S]*<!-- bench:index:end -->/.exec(previous)?.[0];
+    writeFileSync(path, kept ? `${markdownReport(report).trimEnd()}\n\n${kept}\n` : markdownReport(report));
     progress(`wrote ${outFile} (run took ${(report.runtimeMs / 1000).toFixed(0)} s)`);
   }
 }

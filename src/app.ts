@@ -1,7 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { events } from "./api/events";
+import { list } from "./api/list";
 import { media } from "./api/media";
+import { documentApi } from "./api/openapi";
 import { tasks } from "./api/tasks";
 import { validationHook } from "./api/validation";
 import { callbacks } from "./callbacks/route";
@@ -34,9 +36,11 @@ app.get("/healthz", (c) => {
   return c.json({ ok: true, checks, ...events, ...warnings });
 });
 app.route("/callbacks", callbacks);
+app.route("/tasks", list);
 app.route("/tasks", tasks);
 app.route("/tasks", events);
 app.route("/media", media);
+documentApi(app);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

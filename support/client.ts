@@ -1,8 +1,11 @@
 // The Worker's HTTP API as its users see it: callbacks with the URL token, the read API with the
 // bearer token. One small client for the tests (inside workerd, through the Worker's own fetch
-// handler), the simulator, the e2e test and the benchmarks. No Node imports.
+// handler), the simulator, the e2e test and the benchmarks. The API calls go through the client
+// typed from the committed OpenAPI document (support/api-client.ts, `api`); `request` and
+// `postCallback` stay raw on purpose, for media bytes and for the malformed or unsigned bodies a
+// provider (or an attacker) may send. No Node imports.
 
-import type { TaskStatus } from "../src/tasks/status";
+import { type ApiClient, apiClient, type TaskStatus } from "./api-client.ts";
 import { DEV_VARS } from "./dev-vars.ts";
 
 export type { TaskStatus };
@@ -42,12 +45,21 @@ const settled = (status: TaskStatus | null) =>
 export class Client {
   readonly url: string;
   readonly bearer: { authorization: string };
+  /** The typed client: every path, parameter and answer checked against the OpenAPI document. */
+  readonly api: ApiClient;
   readonly #options: ClientOptions;
 
   constructor(options: ClientOptions) {
     this.#options = options;
     this.url = options.url.replace(/\/+$/, "");
     this.bearer = { authorization: `Bearer ${options.apiToken}` };
+    this.api = apiClient({
+      baseUrl: this.url,
+      apiToken: options.apiToken,
+      callbackToken: options.callbackToken,
+      timeoutMs: 60_000,
+      fetch: options.fetch,
+    });
   }
 
   /** A client of a `wrangler dev` started with the development settings (support/dev-vars.ts). */
@@ -77,14 +89,16 @@ export class Client {
 
   /** `GET /tasks/:taskId`: the status JSON, or null for an unknown task; HttpError otherwise. */
   async status(taskId: string, { timeoutMs = 30_000 } = {}): Promise<TaskStatus | null> {
-    const response = await this.request(`/tasks/${taskId}`, {
-      headers: this.bearer,
+    const { data, error, response } = await this.api.GET("/tasks/{taskId}", {
+      params: { path: { taskId } },
       signal: AbortSignal.timeout(timeoutMs),
     });
-    if (response.status === 200) return (await response.json()) as TaskStatus;
-    const text = await response.text();
+    if (data) return data;
     if (response.status === 404) return null;
-    throw new HttpError(response.status, `GET /tasks/${taskId} answered ${response.status}: ${text}`);
+    throw new HttpError(
+      response.status,
+      `GET /tasks/${taskId} answered ${response.status}: ${JSON.stringify(error)}`,
+    );
   }
 
   /**
@@ -106,8 +120,8 @@ export class Client {
 
   /** `GET /healthz`: the source checks the Worker has configured. */
   async health(): Promise<{ ok: boolean; checks: string[] }> {
-    const response = await this.request("/healthz", { signal: AbortSignal.timeout(5000) });
-    const body = (await response.json().catch(() => null)) as { ok?: boolean; checks?: string[] } | null;
+    const { data, response } = await this.api.GET("/healthz", { signal: AbortSignal.timeout(5000) });
+    const body = data as { ok?: boolean; checks?: string[] } | undefined;
     if (response.status !== 200 || body?.ok !== true)
       throw new HttpError(response.status, `${this.url}/healthz answered ${response.status}`);
     return { ok: true, checks: body.checks ?? [] };

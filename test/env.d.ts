@@ -6,5 +6,7 @@ declare namespace Cloudflare {
     ORIGIN_ALT_URL: string;
     /** A loopback URL nothing listens on (connection refused). */
     CLOSED_URL: string;
+    /** migrations/*.sql as read by `readD1Migrations` (vitest.config.ts). */
+    INDEX_MIGRATIONS: import("cloudflare:test").D1Migration[];
   }
 }

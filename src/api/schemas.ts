@@ -24,6 +24,10 @@ export const RetryResult = z
   .object({ taskId: z.string(), requeued: z.number().int() })
   .openapi("RetryResult");
 
+export const Deleted = z
+  .object({ deleted: z.number().int().openapi({ description: "R2 objects removed (media and manifest)" }) })
+  .openapi("Deleted");
+
 /** The standard error answers of a bearer route, by status. */
 export const errorResponses = (...statuses: (400 | 401 | 404 | 409 | 410 | 503)[]) =>
   Object.fromEntries(
@@ -39,5 +43,5 @@ const ERROR_DESCRIPTIONS = {
   404: "unknown task",
   409: "conflict",
   410: "the task was deleted",
-  503: "API_TOKEN is not configured",
+  503: "not available: API_TOKEN is not configured, or the index or R2 failed",
 } as const;

@@ -6,13 +6,18 @@ import { TaskStatus } from "../tasks/status";
 import { taskStub } from "../tasks/stub";
 import { requireBearer } from "./auth";
 import { signMediaLink } from "./media-links";
-import { errorResponses, Registration, RetryResult, TaskIdParam } from "./schemas";
+import { Deleted, errorResponses, Registration, RetryResult, TaskIdParam } from "./schemas";
 import { validationHook } from "./validation";
 
 export const tasks = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 tasks.use("*", requireBearer);
 
 const notFound = (taskId: string) => new ApiError(404, "task_not_found", `no task ${taskId}`);
+const gone = (taskId: string) => new ApiError(410, "task_deleted", `task ${taskId} was deleted`);
+
+/** 410 for a deleted task, 404 for one that never existed. */
+const missing = async (env: Env, taskId: string) =>
+  (await taskStub(env, taskId).isDeleted()) ? gone(taskId) : notFound(taskId);
 
 const json = <T>(schema: T, description: string) => ({
   description,
@@ -37,13 +42,13 @@ const getTask = createRoute({
   summary: "A task's status: stage, callbacks, archive, tracks and assets with signed links",
   security: [{ bearer: [] }],
   request: { params: TaskIdParam },
-  responses: { 200: json(TaskStatus, "the status JSON"), ...errorResponses(400, 401, 404, 503) },
+  responses: { 200: json(TaskStatus, "the status JSON"), ...errorResponses(400, 401, 404, 410, 503) },
 });
 
 tasks.openapi(getTask, async (c) => {
   const { taskId } = c.req.valid("param");
   const status = await taskStub(c.env, taskId).status();
-  if (!status) throw notFound(taskId);
+  if (!status) throw await missing(c.env, taskId);
   return c.json(await withLinks(c.get("config"), status), 200);
 });
 
@@ -56,14 +61,16 @@ const registerTask = createRoute({
   responses: {
     200: json(TaskStatus, "the task was already known"),
     201: json(TaskStatus, "registered"),
-    ...errorResponses(400, 401, 409, 503),
+    ...errorResponses(400, 401, 409, 410, 503),
   },
 });
 
 tasks.openapi(registerTask, async (c) => {
   const { taskId, kind } = c.req.valid("json");
   const origin = new URL(c.req.url).origin; // links in events, until a callback says otherwise
-  const { created, status } = await taskStub(c.env, taskId).register(taskId, kind, origin);
+  const registered = await taskStub(c.env, taskId).register(taskId, kind, origin);
+  if ("deleted" in registered) throw gone(taskId);
+  const { created, status } = registered;
   if (status.kind !== kind) {
     throw new ApiError(409, "kind_conflict", `task ${taskId} is already registered as ${status.kind}`);
   }
@@ -78,14 +85,45 @@ const retryTask = createRoute({
   request: { params: TaskIdParam },
   responses: {
     202: json(RetryResult, "how many assets were re-enqueued"),
-    ...errorResponses(400, 401, 404, 503),
+    ...errorResponses(400, 401, 404, 410, 503),
   },
 });
 
 tasks.openapi(retryTask, async (c) => {
   const { taskId } = c.req.valid("param");
   const report = await taskStub(c.env, taskId).retryAssets();
-  if (report === null) throw notFound(taskId);
+  if (report === null) throw await missing(c.env, taskId);
   const { requeued, untouched } = report;
   return c.json({ taskId, requeued: requeued.length, requeuedAssets: requeued, untouched }, 202);
+});
+
+const deleteTask = createRoute({
+  method: "delete",
+  path: "/{taskId}",
+  summary: "Delete a task: its archived files and manifest, its index row and its stored callbacks",
+  description:
+    "Leaves a tombstone: afterwards GET answers 410, the media 404, and a late callback is " +
+    "answered 200 and ignored. A download in flight at that moment leaves nothing behind.",
+  security: [{ bearer: [] }],
+  request: { params: TaskIdParam },
+  responses: {
+    200: json(Deleted, "deleted; `deleted` counts the R2 objects removed"),
+    ...errorResponses(400, 401, 404, 410, 503),
+  },
+});
+
+tasks.openapi(deleteTask, async (c) => {
+  const { taskId } = c.req.valid("param");
+  const result = await taskStub(c.env, taskId).deleteTask();
+  if (result === "unknown") throw notFound(taskId);
+  if (result === "gone") throw gone(taskId);
+  if (!result.complete) {
+    throw new ApiError(
+      503,
+      "delete_incomplete",
+      `task ${taskId} is deleted, but ${result.deleted} of its files were removed before R2 failed; ` +
+        "the rest are removed automatically, or by repeating this request",
+    );
+  }
+  return c.json({ deleted: result.deleted }, 200);
 });

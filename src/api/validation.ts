@@ -10,8 +10,13 @@ const CODES: Record<string, { code: string; message: string }> = {
   param: { code: "invalid_task_id", message: "a task id is 1-128 characters of [A-Za-z0-9_-]" },
 };
 
+/** Each issue with the field it concerns; an unknown parameter is named as the field. */
 export const issuesOf = (error: ZodError) =>
-  error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+  error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: [...issue.path, key].join("."), message: "unknown parameter" }))
+      : [{ path: issue.path.join("."), message: issue.message }],
+  );
 
 /**
  * The one place a request that fails validation becomes an answer: a 400 with the contract's

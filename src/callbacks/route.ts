@@ -4,6 +4,7 @@ import type { AppEnv } from "../core/app-env";
 import { sha256Hex } from "../core/crypto";
 import { ApiError } from "../core/errors";
 import type { Kind } from "../core/ids";
+import { log } from "../core/log";
 import { parseCallback, taskIdOf } from "../providers/parse-callback";
 import { taskStub } from "../tasks/stub";
 import { sourceGate, verifySignature } from "./source-checks";
@@ -58,6 +59,11 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
     );
   }
   if (result.outcome === "too_many_assets") throw tooManyAssets(taskId, result.total, result.limit);
+  if (result.outcome === "deleted") {
+    // Answered like a duplicate, so the provider stops; nothing is recorded or downloaded.
+    log.info("callback_ignored", { taskId, reason: "task_deleted" });
+    return c.json({ status: "received", taskId, duplicate: true });
+  }
   if (result.outcome === "kind_conflict") {
     throw new ApiError(400, "invalid_payload", `task ${taskId} is a ${result.kind} task, not ${update.kind}`);
   }

@@ -92,6 +92,12 @@ export function mediaKey(kind: Kind, taskId: string, asset: string, ext: MediaEx
 
 export const manifestKey = (kind: Kind, taskId: string) => `${kind}/${taskId}/manifest.json`;
 
+/**
+ * The prefix every R2 object of a task lives under: its media and its manifest. The trailing
+ * slash matters: `music/abc/` is not a prefix of `music/abcd/...`.
+ */
+export const taskPrefix = (kind: Kind, taskId: string) => `${kind}/${taskId}/`;
+
 const SEGMENT = "[A-Za-z0-9_-]{1,128}";
 const EXT = `(?:${MEDIA_EXTENSIONS.join("|")})`;
 const ARCHIVE_KEY = new RegExp(

@@ -14,7 +14,7 @@ export const HEARTBEAT_MS = 20 * 1000;
 
 export type Claim =
   | { status: "claimed"; claimId: string; kind: Kind; taskId: string; url: string }
-  | { status: "stored" | "failed" | "unknown" }
+  | { status: "stored" | "failed" | "unknown" | "deleted" }
   /** Another consumer holds a live lease: redeliver once it could have ended. */
   | { status: "busy"; retryAfterMs: number }
   /** Not decidable now (confirmation mode, provider unreachable): redeliver later. */

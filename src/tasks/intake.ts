@@ -11,6 +11,8 @@ export type ReceiveResult =
   | { outcome: "kind_conflict"; kind: Kind }
   /** Nothing was recorded: the task would have more than MAX_ASSETS_PER_TASK media files. */
   | { outcome: "too_many_assets"; total: number; limit: number }
+  /** The task was deleted: the callback is answered 200 and ignored. */
+  | { outcome: "deleted" }
   /** Recorded, but the queue refused the messages: the caller answers 5xx so the provider retries. */
   | { outcome: "enqueue_failed" };
 

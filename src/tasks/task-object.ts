@@ -4,9 +4,11 @@ import type { Kind } from "../core/ids";
 import { log } from "../core/log";
 import type { ReceivedCallback } from "../providers/model";
 import { ArchiveClaims, type Claim, type RetryReport, type StoredMedia } from "./claims";
+import { TaskDeletion } from "./deletion";
 import type { AttemptReport, EventAttempt } from "./event-job";
 import type { EventStatus } from "./event-status";
 import { TaskEvents } from "./events";
+import { IndexSync } from "./index-sync";
 import { CallbackIntake, type ReceiveResult } from "./intake";
 import { ManifestWriter } from "./manifest";
 import { MediaOutbox } from "./outbox";
@@ -24,7 +26,7 @@ const MIN_ALARM_DELAY_MS = 1000;
 /**
  * The single writer of one task's state (one object per taskId, SQLite-backed): an RPC shell
  * over capabilities that each own one concern (intake, outbox, claims, reconciliation,
- * manifest). It keeps what only it can own: the RPC surface and the one alarm, which it sets to
+ * manifest, events, deletion, the index row). It keeps what only it can own: the RPC surface and the one alarm, which it sets to
  * the earliest moment any capability needs. The SQL writes of one method run without
  * interleaving, and its answer is released only once they are durable.
  */
@@ -36,6 +38,8 @@ export class TaskObject extends DurableObject<Env> {
   private readonly reconciler: Reconciler;
   private readonly manifest: ManifestWriter;
   private readonly events: TaskEvents;
+  private readonly deletion: TaskDeletion;
+  private readonly index: IndexSync;
   /** Every capability with pending work, in the order the alarm runs them. */
   private readonly pending: PendingWork[];
   /** The alarm as this instance last set or read it (undefined: not read yet). */
@@ -58,9 +62,30 @@ export class TaskObject extends DurableObject<Env> {
       () => config(this.env),
       () => this.requireStatus(),
     );
-    // The events right after the reconciler: a poll that settles the task records its event at once.
-    this.pending = [this.claims, this.reconciler, this.events, this.outbox, this.manifest];
+    this.deletion = new TaskDeletion(sql, this.rows, env.MEDIA);
+    this.index = new IndexSync(
+      sql,
+      this.rows,
+      env.INDEX,
+      () => this.deletion.tombstone(),
+      () => config(this.env).localDev,
+    );
+    // The events right after the reconciler: a poll that settles the task records its event at
+    // once; the index row last, so that it shows what everything before it did.
+    this.pending = [
+      this.claims,
+      this.reconciler,
+      this.events,
+      this.outbox,
+      this.manifest,
+      this.deletion,
+      this.index,
+    ];
     if (!this.rows.exists) this.alarmAt = null; // nothing was ever stored, so no alarm either
+    // A task recorded before the index existed (or whose last write was lost with its instance)
+    // is indexed the next time its object wakes.
+    this.index.mark(Date.now());
+    this.syncIndexSoon();
   }
 
   /**
@@ -71,6 +96,7 @@ export class TaskObject extends DurableObject<Env> {
    * caller asks for with a 5xx.
    */
   async receiveCallback(callback: ReceivedCallback, origin?: string): Promise<ReceiveResult> {
+    if (this.deletion.deleted) return { outcome: "deleted" };
     const now = Date.now();
     const limit = config(this.env).maxAssetsPerTask;
     const recorded = this.intake.record(callback, now, limit);
@@ -78,6 +104,7 @@ export class TaskObject extends DurableObject<Env> {
     if ("too_many_assets" in recorded) {
       return { outcome: "too_many_assets", total: recorded.too_many_assets, limit };
     }
+    this.index.mark(now); // in the record's transaction; written to D1 after the answer
     this.events.noteOrigin(origin);
     const settled = this.events.observe(now);
     const { duplicate, due } = recorded;
@@ -94,7 +121,8 @@ export class TaskObject extends DurableObject<Env> {
     taskId: string,
     kind: Kind,
     origin?: string,
-  ): Promise<{ created: boolean; status: TaskStatus }> {
+  ): Promise<{ created: boolean; status: TaskStatus } | { deleted: true }> {
+    if (this.deletion.deleted) return { deleted: true };
     const existing = this.rows.task();
     const now = Date.now();
     if (!existing) this.rows.ensureTask(taskId, kind, now, this.reconciler.firstPollAt(now));
@@ -104,10 +132,11 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   status(): TaskStatus | null {
-    return this.rows.exists ? this.requireStatus() : null;
+    return this.rows.task() ? this.requireStatus() : null;
   }
 
   async claim(name: string): Promise<Claim> {
+    if (this.deletion.deleted) return { status: "deleted" };
     const claim = await this.claims.claim(name);
     await this.afterChange();
     return claim;
@@ -115,6 +144,7 @@ export class TaskObject extends DurableObject<Env> {
 
   /** The consumer's heartbeat while bytes flow; false: the lease is gone, stop and store nothing. */
   async renewLease(name: string, claimId: string): Promise<boolean> {
+    if (this.deletion.deleted) return false;
     const renewed = this.claims.renew(name, claimId);
     if (renewed) await this.scheduleAlarm();
     return renewed;
@@ -126,6 +156,11 @@ export class TaskObject extends DurableObject<Env> {
    * re-archive from a newer URL may end in another extension) is deleted.
    */
   async assetStored(name: string, claimId: string, media: StoredMedia): Promise<boolean> {
+    // A download in flight when the task was deleted: what it stored goes too.
+    if (this.deletion.deleted) {
+      await this.deletion.removeLate(media.key);
+      return false;
+    }
     const replaced = this.rows.asset(name)?.key;
     const accepted = this.claims.stored(name, claimId, media);
     if (accepted && replaced && replaced !== media.key) await this.deleteReplaced(replaced);
@@ -134,17 +169,20 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   async assetFailed(name: string, claimId: string, error: string): Promise<{ retryUrl: string | null }> {
+    if (this.deletion.deleted) return { retryUrl: null };
     const result = await this.claims.failed(name, claimId, error);
     await this.afterChange();
     return result;
   }
 
   async assetRetrying(name: string, claimId: string, error: string, delayMs: number): Promise<void> {
+    if (this.deletion.deleted) return;
     this.claims.retrying(name, claimId, error, delayMs);
     await this.afterChange();
   }
 
   async assetDeadLettered(name: string): Promise<void> {
+    if (this.deletion.deleted) return;
     this.claims.deadLettered(name);
     await this.afterChange();
   }
@@ -158,9 +196,36 @@ export class TaskObject extends DurableObject<Env> {
     const now = Date.now();
     const report = this.claims.reset(now);
     this.events.observe(now); // unsettled again: its next settlement gets a new event
+    this.index.mark(now);
     await this.outbox.flush(now);
     await this.afterChange();
     return report;
+  }
+
+  /**
+   * Deletes the task: tombstone, callbacks, assets and index row, and every R2 object under its
+   * prefix. `deleted` counts the objects removed (in total, when an earlier attempt was cut
+   * short); `complete` is false when R2 failed midway (the alarm goes on, and so does another
+   * DELETE). "gone" for a task already deleted, "unknown" for one that never existed.
+   */
+  async deleteTask(): Promise<{ deleted: number; complete: boolean } | "gone" | "unknown"> {
+    if (this.deletion.deleted && this.deletion.purged) return "gone";
+    if (!this.deletion.deleted) {
+      if (!this.deletion.markDeleted(Date.now())) return "unknown";
+      this.index.mark(Date.now());
+      await this.scheduleAlarm(); // with the tombstone: the sweep, and the index row's removal
+    }
+    const complete = await this.deletion.purge(Date.now()).then(
+      () => true,
+      () => false,
+    );
+    await this.afterChange();
+    return { deleted: this.deletion.removed, complete };
+  }
+
+  /** Whether the task was deleted (its id stays dead). */
+  isDeleted(): boolean {
+    return this.deletion.deleted;
   }
 
   /** The events consumer, before each attempt: what to send, or why not. */
@@ -192,7 +257,8 @@ export class TaskObject extends DurableObject<Env> {
 
   /**
    * The task's one alarm: runs whatever the stored state says is due (expired download leases,
-   * overdue or unsent queue messages, a poll, a failed manifest write), then re-arms.
+   * overdue or unsent queue messages, a poll, a failed manifest write, an event, a deleted
+   * task's sweep, the index row), then re-arms.
    */
   override async alarm(): Promise<void> {
     this.alarmAt = null; // it has fired; whatever runs below arms the next one
@@ -222,13 +288,31 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   private async afterChange(): Promise<void> {
-    if (!this.rows.task()) return;
-    // In the transaction of the change that settled the task, with the alarm that sends it if
-    // this object stops before it does.
-    if (this.events.observe(Date.now())) await this.scheduleAlarm();
-    await this.manifest.writeIfDue();
-    await this.events.sendLeased();
+    this.index.mark(Date.now());
+    if (this.rows.task()) {
+      // In the transaction of the change that settled the task, with the alarm that sends it if
+      // this object stops before it does.
+      if (this.events.observe(Date.now())) await this.scheduleAlarm();
+      await this.manifest.writeIfDue();
+      await this.events.sendLeased();
+    } else if (!this.deletion.deleted) return;
     await this.scheduleAlarm();
+    this.syncIndexSoon();
+  }
+
+  /**
+   * Writes the index row after the answer, once the task is quiet for a moment: nothing waits
+   * for it, least of all a callback's provider. Should the write fail or be lost, the alarm
+   * (armed before it) writes it.
+   */
+  private syncIndexSoon(): void {
+    if (!this.index.pending()) return;
+    this.ctx.waitUntil(
+      this.scheduleAlarm()
+        .then(() => this.index.flushSoon())
+        .then(() => this.scheduleAlarm())
+        .catch(() => {}),
+    );
   }
 
   /**

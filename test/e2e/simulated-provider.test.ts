@@ -4,6 +4,8 @@
 // `beforeAll`. Each test then checks one thing of the result or asks the running Worker itself.
 
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Client, type TaskStatus } from "../../support/client";
 import { type DevServer, startDevServer } from "../../support/dev-server";
@@ -223,5 +225,59 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     const accepted = await client.postCallback(callback);
     expect(accepted.status).toBe(200);
     expect(await accepted.json()).toEqual({ status: "received", taskId, duplicate: false });
+  });
+
+  it("serves the committed OpenAPI document, valid OpenAPI 3.1", async () => {
+    const { data, response } = await client.api.GET("/openapi.json");
+    expect(response.status).toBe(200);
+    const committed = JSON.parse(readFileSync(new URL("../../openapi.json", import.meta.url), "utf8"));
+    expect(data).toEqual(committed);
+    const validation = await new Validator().validate(
+      structuredClone(data) as Parameters<Validator["validate"]>[0],
+    );
+    expect(validation.valid).toBe(true);
+  });
+
+  it("lists the scenario's tasks from the index, newest first, on a fresh --persist-to folder", async () => {
+    const prefix = (outcomeOf("video").task.taskId.match(/^(.*-)[^-]+$/) as RegExpMatchArray)[1] as string;
+    // The index reflects the last change within seconds of it.
+    let tasks: { taskId: string; archive: { state: string } }[] = [];
+    for (let tries = 0; tries < 100; tries++) {
+      const { data } = await client.api.GET("/tasks", { params: { query: { q: prefix } } });
+      tasks = data?.tasks ?? [];
+      if (tasks.length === 3 && tasks.every((task) => task.archive.state === "archived")) break;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(tasks.map((task) => task.taskId).sort()).toEqual(result.tasks.map((t) => t.task.taskId).sort());
+    const { data: page, response } = await client.api.GET("/tasks", {
+      params: { query: { q: prefix, kind: "video", limit: 1 } },
+    });
+    expect(response.status).toBe(200);
+    expect(page?.tasks.map((task) => [task.taskId, task.kind, task.archive.state])).toEqual([
+      [outcomeOf("video").task.taskId, "video", "archived"],
+    ]);
+    expect(page?.nextCursor).toBeNull();
+    const { error } = await client.api.GET("/tasks", { params: { query: { limit: 0 } } });
+    expect(error?.error.code).toBe("invalid_query");
+  });
+
+  // Last: it deletes the scenario's video task.
+  it("deletes a task: its files, its index row; afterwards 410, media 404, callbacks ignored", async () => {
+    const video = outcomeOf("video");
+    const taskId = video.task.taskId;
+    const key = storedAsset(video.status, video.task.files[0] as MediaFile).key as string;
+    const { data, response } = await client.api.DELETE("/tasks/{taskId}", { params: { path: { taskId } } });
+    expect(response.status).toBe(200);
+    expect(data).toEqual({ deleted: 2 }); // the video and its manifest
+    const status = await client.api.GET("/tasks/{taskId}", { params: { path: { taskId } } });
+    expect([status.response.status, status.error?.error.code]).toEqual([410, "task_deleted"]);
+    const media = await client.request(`/media/${key}`, { headers: client.bearer });
+    expect(media.status).toBe(404);
+    await media.arrayBuffer();
+    const step = result.steps.find((candidate) => candidate.step.taskId === taskId)?.step;
+    const late = await client.postCallback(step?.body, { kind: "video" });
+    expect(await late.json()).toEqual({ status: "received", taskId, duplicate: true });
+    const listed = await client.api.GET("/tasks", { params: { query: { q: taskId } } });
+    expect(listed.data?.tasks).toEqual([]);
   });
 });

@@ -1,0 +1,265 @@
+import { log } from "../core/log";
+import { deleteStatements, type IndexEntry, upsertStatement } from "../index-db/entries";
+import { ensureLocalSchema } from "../index-db/schema";
+import type { PendingWork } from "./pending-work";
+import type { TaskRows } from "./rows";
+import { type AssetCounts, archiveState } from "./status";
+
+/**
+ * A change is written once the task has been quiet this long, so that a burst (a callback and
+ * its small files archived right after, the 12 stems of a separation) costs D1 one write...
+ */
+const SETTLE_MS = 1_000;
+/** ...but never later than this after the first change that is not written yet. */
+const MAX_DELAY_MS = 3_000;
+/**
+ * If the write has not been confirmed by then (the object was evicted while it waited or wrote,
+ * say), the alarm writes it.
+ */
+const CONFIRM_WITHIN_MS = MAX_DELAY_MS + 2_000;
+/** After a failed write: 1, 2, 4, 8, 16, then every 30 seconds. */
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+/** What the index must hold for this task: its row, or nothing (deleted). */
+export type IndexWrite =
+  | { op: "upsert"; entry: IndexEntry }
+  | { op: "delete"; taskId: string; deletedAt: number };
+
+type SyncRow = {
+  id: 1;
+  /** Increases with every change of `target`. */
+  version: number;
+  /** JSON of the IndexWrite for `version`. */
+  target: string;
+  /** The highest version D1 confirmed. */
+  synced_version: number;
+  /** When the alarm writes `target` if it is still unconfirmed; null when D1 has it. */
+  due_at: number | null;
+  attempts: number;
+  last_error: string | null;
+  /** Writes D1 confirmed: fewer than versions when a burst was written as its latest row. */
+  writes: number;
+};
+
+/** Owned by this capability alone; `IF NOT EXISTS` keeps it out of the shared migration list. */
+const DDL = `CREATE TABLE IF NOT EXISTS index_sync (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  synced_version INTEGER NOT NULL DEFAULT 0,
+  due_at INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  writes INTEGER NOT NULL DEFAULT 0
+)`;
+
+export const retryDelayMs = (attempts: number) =>
+  Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
+
+/**
+ * The task's row in the D1 index (an outbox of one row). `mark()` runs synchronously with every
+ * change, in the change's own transaction: it compares what the index should hold with what was
+ * last scheduled and, if it differs, stores the new target under the next version and makes it
+ * due. `flushSoon()` writes it to D1 after the object answered, once the task is quiet for a
+ * moment (a burst of changes, one write); `flush()` writes it at once (the alarm);
+ * D1 keeps only the highest version, so writes may repeat or arrive late without harm. Nothing
+ * here is ever awaited on the way to a callback's answer.
+ */
+export class IndexSync implements PendingWork {
+  private ready = false;
+  private running: Promise<void> | null = null;
+  private again = false;
+  /** The debounced write `flushSoon` waits for, and when the first change it covers was made. */
+  private soon: { timer: ReturnType<typeof setTimeout>; since: number; done: Promise<void> } | null = null;
+  private release: (() => void) | null = null;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly rows: TaskRows,
+    private readonly db: D1Database,
+    private readonly tombstone: () => { taskId: string; deletedAt: number } | null,
+    private readonly localDev: () => boolean,
+  ) {
+    if (rows.exists) this.ensureTable();
+  }
+
+  /** Schedules a write if the task's index row changed. Synchronous: call it right after a change. */
+  mark(now: number): void {
+    const target = this.target(now);
+    if (!target) return;
+    this.ensureTable();
+    const current = this.row();
+    if (current && sameContent(JSON.parse(current.target) as IndexWrite, target)) return;
+    if (current && target.op === "upsert") {
+      const previous = JSON.parse(current.target) as IndexWrite;
+      if (previous.op === "upsert") target.entry.updatedAt = Math.max(now, previous.entry.updatedAt);
+    }
+    // (A task's first row, written when it is first indexed, carries its own last change: for a
+    // new task that is now, for one recorded before the index existed, when it last changed.)
+    const version = (current?.version ?? 0) + 1;
+    if (target.op === "upsert") target.entry.version = version;
+    const dueAt = now + CONFIRM_WITHIN_MS;
+    this.sql.exec(
+      `INSERT INTO index_sync (id, version, target, due_at) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET version = excluded.version, target = excluded.target,
+         due_at = MIN(COALESCE(due_at, excluded.due_at), excluded.due_at)`,
+      version,
+      JSON.stringify(target),
+      dueAt,
+    );
+  }
+
+  /**
+   * Writes the latest target to D1 unless D1 already has it. One write at a time per object; a
+   * call during a write makes it write once more afterwards. Never throws: a failure is kept
+   * and retried by the alarm with backoff.
+   */
+  flush(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.writeOnce();
+        } while (this.again);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  /**
+   * Writes the latest target once the task has been quiet for SETTLE_MS (at most MAX_DELAY_MS
+   * after the first change it covers). Each call restarts the wait; the promise settles when
+   * the write it leads to is done. Never throws.
+   */
+  flushSoon(): Promise<void> {
+    const now = Date.now();
+    const since = this.soon?.since ?? now;
+    if (this.soon) clearTimeout(this.soon.timer);
+    const done =
+      this.soon?.done ??
+      new Promise<void>((resolve) => {
+        this.release = resolve;
+      });
+    const delay = Math.max(0, Math.min(SETTLE_MS, since + MAX_DELAY_MS - now));
+    const timer = setTimeout(() => {
+      const release = this.release;
+      this.soon = null;
+      this.release = null;
+      void this.flush().then(release);
+    }, delay);
+    this.soon = { timer, since, done };
+    return done;
+  }
+
+  /** The alarm's part: the row as the task now is, written unless D1 already has it. */
+  runDue(now: number): Promise<void> {
+    this.mark(now);
+    return this.flush();
+  }
+
+  /** Whether a write is pending (scheduled and not yet confirmed by D1). */
+  pending(): boolean {
+    const row = this.row();
+    return row !== null && row.version > row.synced_version;
+  }
+
+  /** When the alarm must write: a write not confirmed in time, or a failed one's retry. */
+  nextDueAt(): number | null {
+    const row = this.row();
+    return row && row.version > row.synced_version ? row.due_at : null;
+  }
+
+  private async writeOnce(): Promise<void> {
+    const row = this.row();
+    if (!row || row.version <= row.synced_version) return;
+    const target = JSON.parse(row.target) as IndexWrite;
+    try {
+      await ensureLocalSchema(this.db, this.localDev());
+      if (target.op === "upsert") await this.db.batch([upsertStatement(this.db, target.entry)]);
+      else await this.db.batch(deleteStatements(this.db, target.taskId, target.deletedAt));
+      this.sql.exec(
+        `UPDATE index_sync SET synced_version = MAX(synced_version, ?1), attempts = 0, last_error = NULL,
+           writes = writes + 1, due_at = CASE WHEN version > ?1 THEN due_at ELSE NULL END WHERE id = 1`,
+        row.version,
+      );
+    } catch (error) {
+      const attempts = row.attempts + 1;
+      const message = error instanceof Error ? error.message : String(error);
+      log.warn("index_write_failed", {
+        taskId: taskIdOf(target),
+        version: row.version,
+        attempts,
+        error: message,
+      });
+      this.sql.exec(
+        "UPDATE index_sync SET attempts = ?, last_error = ?, due_at = ? WHERE id = 1",
+        attempts,
+        message,
+        Date.now() + retryDelayMs(attempts),
+      );
+    }
+  }
+
+  /** What the index should hold now; null for an object that never held a task. */
+  private target(now: number): IndexWrite | null {
+    const deleted = this.tombstone();
+    if (deleted) return { op: "delete", ...deleted };
+    const task = this.rows.task();
+    if (!task) return null;
+    const { changed, ...counts } = this.sql
+      .exec<AssetCounts & { bytes: number; changed: number | null }>(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(state = 'stored'), 0) AS stored,
+           COALESCE(SUM(state = 'failed'), 0) AS failed,
+           COALESCE(SUM(CASE WHEN state = 'stored' THEN bytes ELSE 0 END), 0) AS bytes,
+           MAX(updated_at) AS changed FROM assets`,
+      )
+      .one();
+    const lastChange = Math.max(
+      task.created_at,
+      task.updated_at ?? 0,
+      task.last_callback_at ?? 0,
+      changed ?? 0,
+    );
+    return {
+      op: "upsert",
+      entry: {
+        taskId: task.task_id,
+        kind: task.kind,
+        state: task.state,
+        stage: task.stage,
+        archive: { state: archiveState(task, counts), ...counts },
+        createdAt: task.created_at,
+        updatedAt: Math.min(now, lastChange),
+        version: 0,
+      },
+    };
+  }
+
+  private row(): SyncRow | null {
+    if (!this.ready) return null;
+    return this.sql.exec<SyncRow>("SELECT * FROM index_sync WHERE id = 1").toArray()[0] ?? null;
+  }
+
+  private ensureTable(): void {
+    if (this.ready) return;
+    this.sql.exec(DDL);
+    this.ready = true;
+  }
+}
+
+const taskIdOf = (write: IndexWrite) => (write.op === "upsert" ? write.entry.taskId : write.taskId);
+
+/** Equal apart from the bookkeeping (when and which version). */
+function sameContent(a: IndexWrite, b: IndexWrite): boolean {
+  if (a.op !== b.op) return false;
+  if (a.op === "delete" || b.op === "delete") return true;
+  const strip = ({ updatedAt: _u, version: _v, ...rest }: IndexEntry) => rest;
+  return JSON.stringify(strip(a.entry)) === JSON.stringify(strip(b.entry));
+}
