@@ -2,7 +2,7 @@ import { log } from "../core/log";
 import { deleteStatements, type IndexEntry, upsertStatement } from "../index-db/entries";
 import { ensureLocalSchema } from "../index-db/schema";
 import type { PendingWork } from "./pending-work";
-import type { TaskRows } from "./rows";
+import type { TaskRow, TaskRows } from "./rows";
 import { type AssetCounts, archiveState } from "./status";
 
 /**
@@ -73,6 +73,10 @@ export class IndexSync implements PendingWork {
   /** The debounced write `flushSoon` waits for, and when the first change it covers was made. */
   private soon: { timer: ReturnType<typeof setTimeout>; since: number; done: Promise<void> } | null = null;
   private release: (() => void) | null = null;
+  /** The row as this instance last read or wrote it (it is its only writer); undefined: not read. */
+  private cache: SyncRow | null | undefined;
+  /** `contentOf` the cached row's target, so that an unchanged task costs one query. */
+  private cachedContent: string | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -90,7 +94,7 @@ export class IndexSync implements PendingWork {
     if (!target) return;
     this.ensureTable();
     const current = this.row();
-    if (current && sameContent(JSON.parse(current.target) as IndexWrite, target)) return;
+    if (current && this.cachedContent === contentOf(target)) return;
     if (current && target.op === "upsert") {
       const previous = JSON.parse(current.target) as IndexWrite;
       if (previous.op === "upsert") target.entry.updatedAt = Math.max(now, previous.entry.updatedAt);
@@ -108,6 +112,7 @@ export class IndexSync implements PendingWork {
       JSON.stringify(target),
       dueAt,
     );
+    this.cache = undefined;
   }
 
   /**
@@ -189,6 +194,7 @@ export class IndexSync implements PendingWork {
            writes = writes + 1, due_at = CASE WHEN version > ?1 THEN due_at ELSE NULL END WHERE id = 1`,
         row.version,
       );
+      this.cache = undefined;
     } catch (error) {
       const attempts = row.attempts + 1;
       const message = error instanceof Error ? error.message : String(error);
@@ -204,6 +210,7 @@ export class IndexSync implements PendingWork {
         message,
         Date.now() + retryDelayMs(attempts),
       );
+      this.cache = undefined;
     }
   }
 
@@ -211,22 +218,22 @@ export class IndexSync implements PendingWork {
   private target(now: number): IndexWrite | null {
     const deleted = this.tombstone();
     if (deleted) return { op: "delete", ...deleted };
-    const task = this.rows.task();
-    if (!task) return null;
-    const { changed, ...counts } = this.sql
-      .exec<AssetCounts & { bytes: number; changed: number | null }>(
-        `SELECT COUNT(*) AS total, COALESCE(SUM(state = 'stored'), 0) AS stored,
-           COALESCE(SUM(state = 'failed'), 0) AS failed,
-           COALESCE(SUM(CASE WHEN state = 'stored' THEN bytes ELSE 0 END), 0) AS bytes,
-           MAX(updated_at) AS changed FROM assets`,
+    if (!this.rows.exists) return null;
+    // The task and its archive summary in one query: this runs with every change.
+    const task = this.sql
+      .exec<Summary>(
+        `SELECT t.task_id, t.kind, t.state, t.stage, t.created_at,
+           MAX(t.created_at, COALESCE(t.updated_at, 0), COALESCE(t.last_callback_at, 0),
+               COALESCE(MAX(a.updated_at), 0)) AS changed,
+           COUNT(a.name) AS total, COALESCE(SUM(a.state = 'stored'), 0) AS stored,
+           COALESCE(SUM(a.state = 'failed'), 0) AS failed,
+           COALESCE(SUM(CASE WHEN a.state = 'stored' THEN a.bytes ELSE 0 END), 0) AS bytes
+         FROM task t LEFT JOIN assets a WHERE t.id = 1 GROUP BY t.id`,
       )
-      .one();
-    const lastChange = Math.max(
-      task.created_at,
-      task.updated_at ?? 0,
-      task.last_callback_at ?? 0,
-      changed ?? 0,
-    );
+      .toArray()[0];
+    if (!task) return null;
+    const counts = { total: task.total, stored: task.stored, failed: task.failed, bytes: task.bytes };
+    const lastChange = task.changed;
     return {
       op: "upsert",
       entry: {
@@ -244,7 +251,11 @@ export class IndexSync implements PendingWork {
 
   private row(): SyncRow | null {
     if (!this.ready) return null;
-    return this.sql.exec<SyncRow>("SELECT * FROM index_sync WHERE id = 1").toArray()[0] ?? null;
+    if (this.cache === undefined) {
+      this.cache = this.sql.exec<SyncRow>("SELECT * FROM index_sync WHERE id = 1").toArray()[0] ?? null;
+      this.cachedContent = this.cache ? contentOf(JSON.parse(this.cache.target) as IndexWrite) : null;
+    }
+    return this.cache;
   }
 
   private ensureTable(): void {
@@ -256,10 +267,12 @@ export class IndexSync implements PendingWork {
 
 const taskIdOf = (write: IndexWrite) => (write.op === "upsert" ? write.entry.taskId : write.taskId);
 
-/** Equal apart from the bookkeeping (when and which version). */
-function sameContent(a: IndexWrite, b: IndexWrite): boolean {
-  if (a.op !== b.op) return false;
-  if (a.op === "delete" || b.op === "delete") return true;
-  const strip = ({ updatedAt: _u, version: _v, ...rest }: IndexEntry) => rest;
-  return JSON.stringify(strip(a.entry)) === JSON.stringify(strip(b.entry));
+type Summary = Pick<TaskRow, "task_id" | "kind" | "state" | "stage" | "created_at"> &
+  AssetCounts & { bytes: number; changed: number };
+
+/** What a write says apart from its bookkeeping (when, which version): equal means no change. */
+function contentOf(write: IndexWrite): string {
+  if (write.op === "delete") return "delete";
+  const { updatedAt: _u, version: _v, ...rest } = write.entry;
+  return JSON.stringify(rest);
 }
