@@ -108,8 +108,8 @@ export async function watchSimulatorEvents(
       port,
       onEvent: (event) =>
         print(
-          `  EVENT ${event.type.padEnd(13)} ${event.taskId} ${event.id} → ${event.status}, ` +
-            `${event.verified ? "signature verified (standardwebhooks)" : "SIGNATURE NOT VERIFIED"}` +
+          `  EVENT ${event.type.padEnd(13)} ${event.taskId} ${event.id.slice(0, 12)}… → ${event.status}, ` +
+            `${event.verified ? "verified (standardwebhooks)" : "SIGNATURE NOT VERIFIED"}` +
             `${event.duplicate ? ", a redelivery (handled once)" : ""}`,
         ),
     });
