@@ -347,6 +347,33 @@ function bytesOptions(q: URLSearchParams): BytesOptions {
 
 // --- server ---
 
+/**
+ * The headers of a body that will not be served whole: 200, Content-Length `size` (unless
+ * `cl=0`); returns how many bytes to send (`send`, default half) and the pattern's seed.
+ */
+function partialHead(res: ServerResponse, q: URLSearchParams): { send: number; seed: number } {
+  const size = intParam(q, "size", 1024);
+  res.writeHead(200, {
+    "Content-Type": q.get("type") || "application/octet-stream",
+    ...(q.get("cl") === "0" ? {} : { "Content-Length": String(size) }),
+    "Cache-Control": "no-store",
+  });
+  return { send: Math.min(intParam(q, "send", Math.floor(size / 2)), size), seed: intParam(q, "seed", 0) };
+}
+
+/** Resolves after `ms`, or as soon as the client closes the connection. */
+function waitOrClose(res: ServerResponse, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off("close", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.on("close", done);
+  });
+}
+
 export async function startOrigin(opts: { host?: string; port?: number } = {}): Promise<Origin> {
   const host = opts.host ?? "127.0.0.1";
   const log: OriginLogEntry[] = [];
@@ -572,14 +599,7 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
       }
       case "truncate": {
         if (parts.length < 2) break;
-        const size = intParam(q, "size", 1024);
-        const send = Math.min(intParam(q, "send", Math.floor(size / 2)), size);
-        const seed = intParam(q, "seed", 0);
-        res.writeHead(200, {
-          "Content-Type": q.get("type") || "application/octet-stream",
-          ...(q.get("cl") === "0" ? {} : { "Content-Length": String(size) }),
-          "Cache-Control": "no-store",
-        });
+        const { send, seed } = partialHead(res, q);
         if (method === "HEAD") {
           res.end();
           return;
@@ -649,40 +669,16 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
             return;
           }
         }
-        const size = intParam(q, "size", 1024);
-        const send = Math.min(intParam(q, "send", Math.floor(size / 2)), size);
-        const seed = intParam(q, "seed", 0);
-        res.writeHead(200, {
-          "Content-Type": q.get("type") || "application/octet-stream",
-          ...(q.get("cl") === "0" ? {} : { "Content-Length": String(size) }),
-          "Cache-Control": "no-store",
-        });
+        const { send, seed } = partialHead(res, q);
         res.flushHeaders();
         if (send > 0) res.write(mediaPiece(req.url, 0, send, seed));
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            res.off("close", done);
-            resolve();
-          };
-          const timer = setTimeout(done, intParam(q, "holdMs", 300_000));
-          res.on("close", done);
-        });
+        await waitOrClose(res, intParam(q, "holdMs", 300_000));
         if (!gone(res)) res.destroy();
         return;
       }
       case "slow": {
         if (parts.length < 2) break;
-        const delay = intParam(q, "delayMs", 1000);
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            res.off("close", done);
-            resolve();
-          };
-          const timer = setTimeout(done, delay);
-          res.on("close", done);
-        });
+        await waitOrClose(res, intParam(q, "delayMs", 1000));
         if (gone(res)) return;
         await sendBytes(res, bytesOptions(q));
         return;
