@@ -56,11 +56,14 @@ function publish(report: Report, outFile: string | null): void {
   }
   for (const error of report.errors) process.stdout.write(`ERROR  ${error}\n`);
   if (outFile) {
-    // The section `npm run bench:index` writes (bench/index.ts) is kept as it is.
+    // The sections that `npm run bench:index` and `npm run bench:recovery` write are kept as they are.
     const path = resolve(ROOT, outFile);
     const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
-    const kept = /<!-- bench:index:start -->[\s\S]*<!-- bench:index:end -->/.exec(previous)?.[0];
-    writeFileSync(path, kept ? `${markdownReport(report).trimEnd()}\n\n${kept}\n` : markdownReport(report));
+    const kept = [
+      /<!-- bench:index:start -->[\s\S]*<!-- bench:index:end -->/,
+      /<!-- bench:recovery -->[\s\S]*<!-- \/bench:recovery -->/,
+    ].flatMap((section) => section.exec(previous)?.[0] ?? []);
+    writeFileSync(path, [markdownReport(report).trimEnd(), ...kept].join("\n\n") + "\n");
     progress(`wrote ${outFile} (run took ${(report.runtimeMs / 1000).toFixed(0)} s)`);
   }
 }
