@@ -63,7 +63,7 @@ function publish(report: Report, outFile: string | null): void {
       /<!-- bench:index:start -->[\s\S]*<!-- bench:index:end -->/,
       /<!-- bench:recovery -->[\s\S]*<!-- \/bench:recovery -->/,
     ].flatMap((section) => section.exec(previous)?.[0] ?? []);
-    writeFileSync(path, [markdownReport(report).trimEnd(), ...kept].join("\n\n") + "\n");
+    writeFileSync(path, `${[markdownReport(report).trimEnd(), ...kept].join("\n\n")}\n`);
     progress(`wrote ${outFile} (run took ${(report.runtimeMs / 1000).toFixed(0)} s)`);
   }
 }
