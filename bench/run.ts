@@ -148,6 +148,8 @@ function snapshotProject(): string {
   const dir = mkdtempSync(join(os.tmpdir(), "stemvault-bench-src-"));
   for (const entry of [
     "src",
+    "public",
+    "migrations",
     "wrangler.toml",
     "package.json",
     "tsconfig.json",
