@@ -82,6 +82,7 @@ function snapshot(commit: string | null): string {
   const dir = mkdtempSync(join(os.tmpdir(), "stemvault-bench-index-"));
   const entries = [
     "src",
+    "public",
     "migrations",
     "wrangler.toml",
     "package.json",
