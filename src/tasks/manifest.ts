@@ -61,7 +61,10 @@ export class ManifestWriter implements PendingWork {
     const state = archiveState(task, counts);
     // The last asset change is part of it: a file archived again (a newer URL) is a new manifest.
     const version = `${task.stage}:${counts.total}:${counts.stored}:${state}:${counts.changed}`;
-    const settled = state === "archived" || state === "failed";
+    // Settled: every file archived or failed — or a finished task that has no file at all (a
+    // provider failure before any media), whose manifest is its status.
+    const finished = task.state === "succeeded" || task.state === "failed";
+    const settled = state === "archived" || state === "failed" || (state === "none" && finished);
     return settled && task.manifest_version !== version ? version : null;
   }
 }

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import kieMusicError from "../../support/fixtures/kie.music.error.json";
 import kieVideo from "../../support/fixtures/kie.video.success.json";
 import sunoMusic from "../../support/fixtures/sunoapi.music.complete.json";
 import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
@@ -78,6 +79,20 @@ describe("archiving every kind byte-exact", () => {
     const written = (await manifest?.json()) as typeof status;
     expect(written.archive).toEqual(status.archive);
     expect(written.assets[0]?.sha256).toBe(status.assets[0]?.sha256);
+  });
+
+  it("writes the manifest of a task the provider failed before any media existed", async () => {
+    const taskId = uniqueId("nomedia");
+    expect((await postCallback(withTaskId(kieMusicError, taskId))).status).toBe(200);
+    const status = await getStatus(taskId);
+    expect(status).toMatchObject({ state: "failed", archive: { state: "none", total: 0 } });
+    let manifest: R2ObjectBody | null = null;
+    for (let i = 0; i < 50 && !manifest; i++) {
+      manifest = await env.MEDIA.get(`music/${taskId}/manifest.json`);
+      if (!manifest) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const written = (await manifest?.json()) as typeof status;
+    expect(written).toMatchObject({ taskId, state: "failed", providerCode: status.providerCode });
   });
 
   it("archives a body without Content-Length (chunked)", async () => {
