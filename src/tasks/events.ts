@@ -1,12 +1,6 @@
-// The events capability of the task object: it owns the `events` table, records an event when
-// the task settles, sends it through the events queue (the outbox) and keeps each delivery
-// attempt's outcome. Over 300 lines on purpose: the outbox half and the attempt half read and
-// write the same rows under the same invariants (one message may attempt at a time, a stale one
-// is skipped), which are easier to check in one place.
-
 import type { Config } from "../core/config";
 import { log } from "../core/log";
-import type { AttemptReport, EventAttempt, EventJob, EventType } from "./event-job";
+import type { EventJob, EventType } from "./event-job";
 import { MAX_ATTEMPTS } from "./event-schedule";
 import { type EventStatus, eventStatus } from "./event-status";
 import type { PendingWork } from "./pending-work";
@@ -17,8 +11,6 @@ import type { TaskStatus } from "./status";
 const SEND_LEASE_MS = 30 * 1000;
 /** After a failed send, when the alarm tries again. */
 const SEND_RETRY_MS = 10 * 1000;
-/** One attempt: the 15 s request, signing and reporting back. Another waits this long. */
-const ATTEMPT_LEASE_MS = 30 * 1000;
 /**
  * How late an attempt may be before the event's message counts as lost and a new one is sent:
  * a minute after it was due, doubling with every message already sent (up to an hour), as for
@@ -56,7 +48,8 @@ export function settlementOf(
  * The `events` table is also the events' outbox, like the media outbox: a new event is leased for
  * sending in the same transaction, sent after it, and marked sent; a failed send, or a message
  * that is overdue (lost), is sent again by the alarm. Every attempt the consumer makes is
- * reported here, and only the newest message of a still pending event may make one.
+ * reported to `EventAttempts` (event-attempts.ts), and only the newest message of a still pending
+ * event may make one.
  */
 export class TaskEvents implements PendingWork {
   /** Events leased in this instance's current change, sent by `sendLeased` once it is committed. */
@@ -142,88 +135,6 @@ export class TaskEvents implements PendingWork {
   }
 
   /**
-   * The consumer asks before each attempt. Only the event's newest message may attempt, only
-   * while the event is pending, and only one attempt at a time (a lease).
-   */
-  beginAttempt(eventId: string, message: number, now: number): EventAttempt {
-    const task = this.rows.task();
-    const row = this.row(eventId);
-    if (!task || !row) return { status: "skip", reason: "unknown event" };
-    if (message < row.messages_sent) return { status: "skip", reason: "superseded by a newer message" };
-    if (message > row.messages_sent) {
-      // A send whose success was never recorded (the object stopped mid-send): it is the newest.
-      this.sql.exec(
-        "UPDATE events SET messages_sent = ?, sent = 1, send_until = NULL WHERE id = ?",
-        message,
-        eventId,
-      );
-    }
-    if (row.state !== "pending") return { status: "skip", reason: `already ${row.state}` };
-    if (row.attempt_until !== null && row.attempt_until > now) {
-      return { status: "busy", retryAfterMs: row.attempt_until - now };
-    }
-    this.sql.exec(
-      "UPDATE events SET attempt_until = ?, updated_at = ? WHERE id = ?",
-      now + ATTEMPT_LEASE_MS,
-      now,
-      eventId,
-    );
-    return {
-      status: "attempt",
-      taskId: task.task_id,
-      event: { id: row.id, type: row.type, createdAt: row.created_at, data: row.data },
-      origin: task.callback_origin,
-    };
-  }
-
-  /**
-   * Records an attempt. A report under a message that has since been replaced (a redelivery)
-   * still counts the attempt, but no longer decides the event's state.
-   */
-  attempted(eventId: string, message: number, report: AttemptReport, now: number): void {
-    const row = this.row(eventId);
-    if (!row) return;
-    this.sql.exec(
-      "UPDATE events SET attempts = attempts + 1, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
-      report.status,
-      report.outcome === "delivered" ? null : report.error,
-      now,
-      eventId,
-    );
-    if (message < row.messages_sent || row.state !== "pending") return;
-    if (report.outcome === "delivered") {
-      this.sql.exec(
-        `UPDATE events SET state = 'delivered', delivered_at = ?, attempt_until = NULL, next_attempt_at = NULL,
-           message_attempts = ? WHERE id = ?`,
-        now,
-        report.messageAttempts,
-        eventId,
-      );
-    } else if (report.outcome === "failed") {
-      this.sql.exec(
-        `UPDATE events SET state = 'failed', attempt_until = NULL, next_attempt_at = NULL, message_attempts = ?
-          WHERE id = ?`,
-        report.messageAttempts,
-        eventId,
-      );
-    } else {
-      this.sql.exec(
-        "UPDATE events SET attempt_until = NULL, next_attempt_at = ?, message_attempts = ? WHERE id = ?",
-        now + (report.retryInMs ?? 0),
-        report.messageAttempts,
-        eventId,
-      );
-    }
-  }
-
-  /** The message exhausted its retries (the dead-letter queue): the event failed, with the last error. */
-  deadLettered(eventId: string, message: number, now: number): void {
-    const row = this.row(eventId);
-    if (!row || message < row.messages_sent || row.state !== "pending") return;
-    this.exhaust(row, now);
-  }
-
-  /**
    * `POST /tasks/:taskId/events/:eventId/redeliver`: the same event (same id and payload) gets a
    * new message, whatever its state; older messages become stale. False for an unknown event.
    */
@@ -267,7 +178,7 @@ export class TaskEvents implements PendingWork {
       .toArray();
     for (const row of overdue) {
       if (row.message_attempts >= MAX_ATTEMPTS) {
-        this.exhaust(row, now);
+        exhaustEvent(this.sql, row, now);
       } else {
         log.warn("event_message_overdue", { eventId: row.id, messages: row.messages_sent });
         this.sql.exec(
@@ -338,19 +249,24 @@ export class TaskEvents implements PendingWork {
     return true;
   }
 
-  private exhaust(row: EventRow, now: number): void {
-    this.sql.exec(
-      `UPDATE events SET state = 'failed', attempt_until = NULL, next_attempt_at = NULL, updated_at = ?,
-         last_error = ? WHERE id = ?`,
-      now,
-      `retries exhausted after ${row.attempts} attempts: ${row.last_error ?? "no error recorded"}`,
-      row.id,
-    );
-    log.warn("event_failed", { eventId: row.id, reason: "retries exhausted" });
-  }
-
   private row(eventId: string): EventRow | null {
-    if (!this.rows.exists) return null;
-    return this.sql.exec<EventRow>("SELECT * FROM events WHERE id = ?", eventId).toArray()[0] ?? null;
+    return eventRow(this.sql, this.rows, eventId);
   }
+}
+
+export function eventRow(sql: SqlStorage, rows: TaskRows, eventId: string): EventRow | null {
+  if (!rows.exists) return null;
+  return sql.exec<EventRow>("SELECT * FROM events WHERE id = ?", eventId).toArray()[0] ?? null;
+}
+
+/** The event's retries are exhausted: it failed, with its last error. */
+export function exhaustEvent(sql: SqlStorage, row: EventRow, now: number): void {
+  sql.exec(
+    `UPDATE events SET state = 'failed', attempt_until = NULL, next_attempt_at = NULL, updated_at = ?,
+       last_error = ? WHERE id = ?`,
+    now,
+    `retries exhausted after ${row.attempts} attempts: ${row.last_error ?? "no error recorded"}`,
+    row.id,
+  );
+  log.warn("event_failed", { eventId: row.id, reason: "retries exhausted" });
 }

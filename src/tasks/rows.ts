@@ -196,6 +196,8 @@ const MIGRATIONS = [
      message_attempts INTEGER NOT NULL DEFAULT 0,
      updated_at INTEGER NOT NULL
    );`,
+  // Objects a re-archive replaced (another extension), deleted by ReplacedObjects.
+  `CREATE TABLE replaced_objects (key TEXT PRIMARY KEY, due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

@@ -5,10 +5,10 @@
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../core/config";
 import type { Kind } from "../core/ids";
-import { log } from "../core/log";
 import type { ReceivedCallback } from "../providers/model";
 import { ArchiveClaims, type Claim, type RetryReport, type StoredMedia } from "./claims";
 import { TaskDeletion } from "./deletion";
+import { EventAttempts } from "./event-attempts";
 import type { AttemptReport, EventAttempt } from "./event-job";
 import type { EventStatus } from "./event-status";
 import { TaskEvents } from "./events";
@@ -18,6 +18,7 @@ import { ManifestWriter } from "./manifest";
 import { MediaOutbox } from "./outbox";
 import type { PendingWork } from "./pending-work";
 import { Reconciler } from "./reconciler";
+import { ReplacedObjects } from "./replaced-objects";
 import { TaskRows } from "./rows";
 import { buildStatus, type TaskStatus } from "./status";
 import { TaskUpdates } from "./updates";
@@ -42,8 +43,10 @@ export class TaskObject extends DurableObject<Env> {
   private readonly reconciler: Reconciler;
   private readonly manifest: ManifestWriter;
   private readonly events: TaskEvents;
+  private readonly eventAttempts: EventAttempts;
   private readonly deletion: TaskDeletion;
   private readonly index: IndexSync;
+  private readonly replaced: ReplacedObjects;
   /** Every capability with pending work, in the order the alarm runs them. */
   private readonly pending: PendingWork[];
   /** The alarm as this instance last set or read it (undefined: not read yet). */
@@ -66,6 +69,8 @@ export class TaskObject extends DurableObject<Env> {
       () => config(this.env),
       () => this.requireStatus(),
     );
+    this.eventAttempts = new EventAttempts(sql, this.rows);
+    this.replaced = new ReplacedObjects(sql, this.rows, env.MEDIA);
     this.deletion = new TaskDeletion(sql, this.rows, env.MEDIA);
     this.index = new IndexSync(
       sql,
@@ -82,6 +87,7 @@ export class TaskObject extends DurableObject<Env> {
       this.events,
       this.outbox,
       this.manifest,
+      this.replaced,
       this.deletion,
       this.index,
     ];
@@ -167,7 +173,10 @@ export class TaskObject extends DurableObject<Env> {
     }
     const replaced = this.rows.asset(name)?.key;
     const accepted = this.claims.stored(name, claimId, media);
-    if (accepted && replaced && replaced !== media.key) await this.deleteReplaced(replaced);
+    if (accepted && replaced && replaced !== media.key) {
+      this.replaced.add(replaced, Date.now()); // with the new object's record, then deleted
+      await this.replaced.runDue(Date.now());
+    }
     await this.afterChange();
     return accepted;
   }
@@ -234,20 +243,20 @@ export class TaskObject extends DurableObject<Env> {
 
   /** The events consumer, before each attempt: what to send, or why not. */
   async beginEventAttempt(eventId: string, message: number): Promise<EventAttempt> {
-    const attempt = this.events.beginAttempt(eventId, message, Date.now());
+    const attempt = this.eventAttempts.beginAttempt(eventId, message, Date.now());
     await this.scheduleAlarm();
     return attempt;
   }
 
   /** The events consumer, after each attempt. */
   async eventAttempted(eventId: string, message: number, report: AttemptReport): Promise<void> {
-    this.events.attempted(eventId, message, report, Date.now());
+    this.eventAttempts.attempted(eventId, message, report, Date.now());
     await this.scheduleAlarm();
   }
 
   /** The events dead-letter queue: the event's retries are exhausted. */
   async eventDeadLettered(eventId: string, message: number): Promise<void> {
-    this.events.deadLettered(eventId, message, Date.now());
+    this.eventAttempts.deadLettered(eventId, message, Date.now());
     await this.scheduleAlarm();
   }
 
@@ -270,14 +279,6 @@ export class TaskObject extends DurableObject<Env> {
     const now = Date.now();
     for (const work of this.pending) await work.runDue(now);
     await this.scheduleAlarm();
-  }
-
-  private async deleteReplaced(key: string): Promise<void> {
-    try {
-      await this.env.MEDIA.delete(key);
-    } catch (error) {
-      log.error("replaced_object_not_deleted", { taskId: this.rows.task()?.task_id, key, error });
-    }
   }
 
   private requireStatus(): TaskStatus {

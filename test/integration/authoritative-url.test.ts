@@ -1,6 +1,8 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { TaskStatus } from "../../src/tasks/status";
+import { taskStub } from "../../src/tasks/stub";
 import { mediaSha256 } from "../../support/pattern";
 import { originBytes, originHits, r2Sha256 } from "../helpers/media";
 import { getStatus, postCallback, settled, uniqueId, waitForStatus } from "../helpers/worker";
@@ -82,6 +84,33 @@ describe("the latest authoritative stage's URL wins", () => {
     expect(await env.MEDIA.head(`music/${taskId}/t1/audio.wav`)).toBeNull();
     const manifest = (await (await env.MEDIA.get(`music/${taskId}/manifest.json`))?.json()) as TaskStatus;
     expect(audioOf(manifest)).toMatchObject({ sourceUrl: b.url, sha256: await b.sha256() });
+  });
+
+  it("records the replaced file and deletes it from the alarm when the first delete fails", async () => {
+    const taskId = uniqueId("replacefail");
+    const a = file(`a-${taskId}.wav`);
+    const b = file(`b-${taskId}.mp3`);
+    await post(music(taskId, "first", a.url));
+    await waitForStatus(taskId, (s) => audioOf(s)?.state === "stored");
+    const stub = taskStub(env, taskId);
+    // The object's own R2 delete fails once (fault injection on the real binding).
+    await runInDurableObject(stub, (instance) => {
+      const bucket = (instance as unknown as { env: Env }).env.MEDIA;
+      vi.spyOn(bucket, "delete").mockRejectedValueOnce(new Error("R2 unavailable"));
+    });
+    await post(music(taskId, "complete", b.url));
+    await waitForStatus(taskId, (s) => settled(s) && audioOf(s)?.sourceUrl === b.url);
+    const old = `music/${taskId}/t1/audio.wav`;
+    expect(await env.MEDIA.head(old)).not.toBeNull();
+    const pending = await runInDurableObject(stub, async (_, state) => {
+      const rows = state.storage.sql.exec<{ key: string }>("SELECT key FROM replaced_objects").toArray();
+      state.storage.sql.exec("UPDATE replaced_objects SET due_at = ?", Date.now() - 1);
+      return rows.map((row) => row.key);
+    });
+    expect(pending).toEqual([old]);
+    await runDurableObjectAlarm(stub);
+    expect(await env.MEDIA.head(old)).toBeNull();
+    expect(await env.MEDIA.head(`music/${taskId}/t1/audio.mp3`)).not.toBeNull();
   });
 
   it("falls back to the earlier URL when the newer one fails for good", async () => {
