@@ -10,7 +10,10 @@ import { type AssetCounts, archiveState } from "./status";
  * its small files archived right after, the 12 stems of a separation) costs D1 one write...
  */
 const SETTLE_MS = 1_000;
-/** ...but never later than this after the first change that is not written yet. */
+/**
+ * ...but never later than this after the first change that is not written yet. While files are
+ * being archived it waits this long in any case: their reports are on their way.
+ */
 const MAX_DELAY_MS = 3_000;
 /**
  * If the write has not been confirmed by then (the object was evicted while it waited or wrote,
@@ -26,6 +29,7 @@ export type IndexWrite =
   | { op: "upsert"; entry: IndexEntry }
   | { op: "delete"; taskId: string; deletedAt: number };
 
+/** The one row of `index_sync` (its table is in rows.ts, with the task's others). */
 type SyncRow = {
   id: 1;
   /** Increases with every change of `target`. */
@@ -42,18 +46,6 @@ type SyncRow = {
   writes: number;
 };
 
-/** Owned by this capability alone; `IF NOT EXISTS` keeps it out of the shared migration list. */
-const DDL = `CREATE TABLE IF NOT EXISTS index_sync (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  version INTEGER NOT NULL,
-  target TEXT NOT NULL,
-  synced_version INTEGER NOT NULL DEFAULT 0,
-  due_at INTEGER,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT,
-  writes INTEGER NOT NULL DEFAULT 0
-)`;
-
 export const retryDelayMs = (attempts: number) =>
   Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
 
@@ -67,7 +59,6 @@ export const retryDelayMs = (attempts: number) =>
  * here is ever awaited on the way to a callback's answer.
  */
 export class IndexSync implements PendingWork {
-  private ready = false;
   private running: Promise<void> | null = null;
   private again = false;
   /** The debounced write `flushSoon` waits for, and when the first change it covers was made. */
@@ -84,15 +75,12 @@ export class IndexSync implements PendingWork {
     private readonly db: D1Database,
     private readonly tombstone: () => { taskId: string; deletedAt: number } | null,
     private readonly localDev: () => boolean,
-  ) {
-    if (rows.exists) this.ensureTable();
-  }
+  ) {}
 
   /** Schedules a write if the task's index row changed. Synchronous: call it right after a change. */
   mark(now: number): void {
     const target = this.target(now);
     if (!target) return;
-    this.ensureTable();
     const current = this.row();
     if (current && this.cachedContent === contentOf(target)) return;
     if (current && target.op === "upsert") {
@@ -139,20 +127,23 @@ export class IndexSync implements PendingWork {
   }
 
   /**
-   * Writes the latest target once the task has been quiet for SETTLE_MS (at most MAX_DELAY_MS
-   * after the first change it covers). Each call restarts the wait; the promise settles when
-   * the write it leads to is done. Never throws.
+   * Writes the latest target once the task has been quiet for SETTLE_MS, or while files are in
+   * flight, MAX_DELAY_MS after the first change it covers (never later than that). Each call
+   * restarts the wait. The call that started the wait gets a promise that settles when the write
+   * it leads to is done (it re-arms the alarm then); calls that join a wait get null. Never throws.
    */
-  flushSoon(): Promise<void> {
+  flushSoon(): Promise<void> | null {
     const now = Date.now();
-    const since = this.soon?.since ?? now;
-    if (this.soon) clearTimeout(this.soon.timer);
+    const joined = this.soon;
+    if (joined) clearTimeout(joined.timer);
+    const since = joined?.since ?? now;
     const done =
-      this.soon?.done ??
+      joined?.done ??
       new Promise<void>((resolve) => {
         this.release = resolve;
       });
-    const delay = Math.max(0, Math.min(SETTLE_MS, since + MAX_DELAY_MS - now));
+    const latest = since + MAX_DELAY_MS - now;
+    const delay = Math.max(0, this.filesInFlight() ? latest : Math.min(SETTLE_MS, latest));
     const timer = setTimeout(() => {
       const release = this.release;
       this.soon = null;
@@ -160,13 +151,23 @@ export class IndexSync implements PendingWork {
       void this.flush().then(release);
     }, delay);
     this.soon = { timer, since, done };
-    return done;
+    return joined ? null : done;
   }
 
   /** The alarm's part: the row as the task now is, written unless D1 already has it. */
   runDue(now: number): Promise<void> {
     this.mark(now);
     return this.flush();
+  }
+
+  /** Whether the row to be written shows files still being archived. */
+  private filesInFlight(): boolean {
+    const row = this.row();
+    if (!row) return false;
+    const target = JSON.parse(row.target) as IndexWrite;
+    if (target.op !== "upsert") return false;
+    const { archive } = target.entry;
+    return archive.stored + archive.failed < archive.total;
   }
 
   /** Whether a write is pending (scheduled and not yet confirmed by D1). */
@@ -250,18 +251,12 @@ export class IndexSync implements PendingWork {
   }
 
   private row(): SyncRow | null {
-    if (!this.ready) return null;
+    if (!this.rows.exists) return null;
     if (this.cache === undefined) {
       this.cache = this.sql.exec<SyncRow>("SELECT * FROM index_sync WHERE id = 1").toArray()[0] ?? null;
       this.cachedContent = this.cache ? contentOf(JSON.parse(this.cache.target) as IndexWrite) : null;
     }
     return this.cache;
-  }
-
-  private ensureTable(): void {
-    if (this.ready) return;
-    this.sql.exec(DDL);
-    this.ready = true;
   }
 }
 

@@ -95,7 +95,14 @@ export class TaskObject extends DurableObject<Env> {
     // A task recorded before the index existed (or whose last write was lost with its instance)
     // is indexed the next time its object wakes.
     this.index.mark(Date.now());
-    this.syncIndexSoon();
+    if (this.index.pending()) {
+      ctx.waitUntil(
+        this.scheduleAlarm().then(
+          () => this.syncIndexSoon(),
+          () => {}, // the next change arms it
+        ),
+      );
+    }
   }
 
   /**
@@ -155,9 +162,9 @@ export class TaskObject extends DurableObject<Env> {
   /** The consumer's heartbeat while bytes flow; false: the lease is gone, stop and store nothing. */
   async renewLease(name: string, claimId: string): Promise<boolean> {
     if (this.deletion.deleted) return false;
-    const renewed = this.claims.renew(name, claimId);
-    if (renewed) await this.scheduleAlarm();
-    return renewed;
+    // A renewal only moves a lease's end later: the alarm, armed for the earlier end at the
+    // latest, stays (should it fire first, it finds the lease alive and re-arms).
+    return this.claims.renew(name, claimId);
   }
 
   /**
@@ -308,16 +315,12 @@ export class TaskObject extends DurableObject<Env> {
   /**
    * Writes the index row after the answer, once the task is quiet for a moment: nothing waits
    * for it, least of all a callback's provider. Should the write fail or be lost, the alarm
-   * (armed before it) writes it.
+   * (which the caller armed after marking the row) writes it.
    */
   private syncIndexSoon(): void {
     if (!this.index.pending()) return;
-    this.ctx.waitUntil(
-      this.scheduleAlarm()
-        .then(() => this.index.flushSoon())
-        .then(() => this.scheduleAlarm())
-        .catch(() => {}),
-    );
+    const written = this.index.flushSoon(); // null: a wait already under way covers this change
+    this.ctx.waitUntil(written?.then(() => this.scheduleAlarm()).catch(() => {}) ?? Promise.resolve());
   }
 
   /**
