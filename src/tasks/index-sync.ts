@@ -16,10 +16,13 @@ const SETTLE_MS = 1_000;
  */
 const MAX_DELAY_MS = 3_000;
 /**
- * If the write has not been confirmed by then (the object was evicted while it waited or wrote,
- * say), the alarm writes it.
+ * If the write has not been confirmed by then, the alarm writes it. That only happens when the
+ * instance was lost between the change and its write (a crash, a deploy): a failed write is
+ * retried on its own schedule (RETRY_BASE_MS…), and any new instance writes at once. A minute,
+ * like the media outbox's grace, so that the backstop rides on the alarm a new task's queue
+ * message sets anyway instead of moving the alarm for every change (a durable write each).
  */
-const CONFIRM_WITHIN_MS = MAX_DELAY_MS + 2_000;
+const CONFIRM_WITHIN_MS = 60_000;
 /** After a failed write: 1, 2, 4, 8, 16, then every 30 seconds. */
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;

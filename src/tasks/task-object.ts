@@ -25,7 +25,11 @@ import { TaskUpdates } from "./updates";
 
 export type { Claim, ReceiveResult, RetryReport, StoredMedia };
 
-/** The alarm is never set closer than this, so a burst of changes does not re-fire it at once. */
+/**
+ * The alarm is never set closer than this, so a burst of changes does not re-fire it at once;
+ * nor is an alarm moved later by less than this (firing a moment early, it finds nothing due
+ * and re-arms), which spares a durable write when two due times are a few milliseconds apart.
+ */
 const MIN_ALARM_DELAY_MS = 1000;
 
 /**
@@ -110,7 +114,9 @@ export class TaskObject extends DurableObject<Env> {
    * callback, its assets, their send leases and the alarm are written in one transaction, then
    * the queue messages are sent, and only then does it answer (a 200 means recorded and
    * enqueued). A failed send is retried by the alarm and by the provider's retry, which the
-   * caller asks for with a 5xx.
+   * caller asks for with a 5xx. The index row is marked after the send (afterChange); were this
+   * instance lost before that, the next one marks it as it starts — which the alarm set here
+   * makes sure of.
    */
   async receiveCallback(callback: ReceivedCallback, origin?: string): Promise<ReceiveResult> {
     if (this.deletion.deleted) return { outcome: "deleted" };
@@ -121,7 +127,6 @@ export class TaskObject extends DurableObject<Env> {
     if ("too_many_assets" in recorded) {
       return { outcome: "too_many_assets", total: recorded.too_many_assets, limit };
     }
-    this.index.mark(now); // in the record's transaction; written to D1 after the answer
     this.events.noteOrigin(origin);
     const settled = this.events.observe(now);
     const { duplicate, due } = recorded;
@@ -333,6 +338,8 @@ export class TaskObject extends DurableObject<Env> {
     const at = wakeUps.length === 0 ? null : Math.max(Math.min(...wakeUps), Date.now() + MIN_ALARM_DELAY_MS);
     this.alarmAt ??= await this.ctx.storage.getAlarm();
     if (this.alarmAt === at) return;
+    if (at !== null && this.alarmAt !== null && this.alarmAt < at && at - this.alarmAt < MIN_ALARM_DELAY_MS)
+      return;
     if (at === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(at);
     this.alarmAt = at;
