@@ -227,13 +227,11 @@ export class ArchiveClaims implements PendingWork {
   }
 
   /** When the earliest download lease ends. */
+  readonly dueQuery = "SELECT MIN(lease_until) AS next FROM assets WHERE state = 'downloading'";
+
   nextDueAt(): number | null {
     if (!this.rows.exists) return null;
-    return this.sql
-      .exec<{ next: number | null }>(
-        "SELECT MIN(lease_until) AS next FROM assets WHERE state = 'downloading'",
-      )
-      .one().next;
+    return this.sql.exec<{ next: number | null }>(this.dueQuery).one().next;
   }
 
   /** A download whose lease ended lost its consumer: the asset is pending again. */

@@ -152,15 +152,12 @@ export class TaskEvents implements PendingWork {
   }
 
   /** When an unsent message is due, or a sent one is overdue. */
+  readonly dueQuery = `SELECT MIN(CASE sent WHEN 0 THEN COALESCE(send_until, updated_at + ${SEND_RETRY_MS})
+      ELSE ${MESSAGE_LOST_AT} END) AS next FROM events WHERE state = 'pending'`;
+
   nextDueAt(): number | null {
     if (!this.rows.exists) return null;
-    return this.sql
-      .exec<{ next: number | null }>(
-        `SELECT MIN(CASE sent WHEN 0 THEN COALESCE(send_until, updated_at + ?) ELSE ${MESSAGE_LOST_AT} END)
-           AS next FROM events WHERE state = 'pending'`,
-        SEND_RETRY_MS,
-      )
-      .one().next;
+    return this.sql.exec<{ next: number | null }>(this.dueQuery).one().next;
   }
 
   /**

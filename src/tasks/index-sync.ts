@@ -94,16 +94,30 @@ export class IndexSync implements PendingWork {
     // new task that is now, for one recorded before the index existed, when it last changed.)
     const version = (current?.version ?? 0) + 1;
     if (target.op === "upsert") target.entry.version = version;
-    const dueAt = now + CONFIRM_WITHIN_MS;
+    const json = JSON.stringify(target);
+    const dueAt = Math.min(current?.due_at ?? Number.POSITIVE_INFINITY, now + CONFIRM_WITHIN_MS);
     this.sql.exec(
       `INSERT INTO index_sync (id, version, target, due_at) VALUES (1, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET version = excluded.version, target = excluded.target,
-         due_at = MIN(COALESCE(due_at, excluded.due_at), excluded.due_at)`,
+         due_at = excluded.due_at`,
       version,
-      JSON.stringify(target),
+      json,
       dueAt,
     );
-    this.cache = undefined;
+    // The row as now stored (this instance is its only writer), so the next change reads nothing.
+    this.cache = current
+      ? { ...current, version, target: json, due_at: dueAt }
+      : {
+          id: 1,
+          version,
+          target: json,
+          synced_version: 0,
+          due_at: dueAt,
+          attempts: 0,
+          last_error: null,
+          writes: 0,
+        };
+    this.cachedContent = contentOf(target);
   }
 
   /**

@@ -42,9 +42,13 @@ export class ManifestWriter implements PendingWork {
 
   /** When a failed write is tried again. */
   nextDueAt(): number | null {
-    const task = this.rows.task();
-    if (!task?.manifest_failed_at || this.dueVersion() === null) return null;
-    return task.manifest_failed_at + MANIFEST_RETRY_MS;
+    if (!this.rows.exists) return null;
+    // Asked with every change: one column, and the rest only after a failed write.
+    const failedAt = this.sql
+      .exec<{ failed_at: number | null }>("SELECT manifest_failed_at AS failed_at FROM task WHERE id = 1")
+      .toArray()[0]?.failed_at;
+    if (!failedAt || this.dueVersion() === null) return null;
+    return failedAt + MANIFEST_RETRY_MS;
   }
 
   /** The settled state the manifest must describe, or null when it is up to date. */

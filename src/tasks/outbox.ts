@@ -102,16 +102,13 @@ export class MediaOutbox implements PendingWork {
   }
 
   /** When a message is next due: a send lease's end, a failed send's retry, a late message. */
+  readonly dueQuery =
+    `SELECT MIN(CASE state WHEN 'pending' THEN COALESCE(enqueue_until, updated_at + ${SEND_RETRY_MS})
+      WHEN 'queued' THEN ${MESSAGE_LOST_AT} END) AS next FROM assets WHERE state IN ('pending', 'queued')`;
+
   nextDueAt(): number | null {
     if (!this.rows.exists) return null;
-    return this.sql
-      .exec<{ next: number | null }>(
-        `SELECT MIN(CASE state WHEN 'pending' THEN COALESCE(enqueue_until, updated_at + ?)
-                               WHEN 'queued' THEN ${MESSAGE_LOST_AT} END) AS next
-           FROM assets WHERE state IN ('pending', 'queued')`,
-        SEND_RETRY_MS,
-      )
-      .one().next;
+    return this.sql.exec<{ next: number | null }>(this.dueQuery).one().next;
   }
 
   /** Pending assets whose queue message is not being sent right now. */

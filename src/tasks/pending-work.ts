@@ -7,6 +7,12 @@
 export interface PendingWork {
   /** When some of its work is next due, as its stored state says; null when nothing is pending. */
   nextDueAt(): number | null;
+  /**
+   * The same as `nextDueAt()`, as a query of the task's tables (one row, one column `next`, no
+   * parameters), for a capability whose answer is one query: the object then asks all of them in
+   * one statement with every change, instead of one statement each.
+   */
+  readonly dueQuery?: string;
   /** Does whatever is due at `now`: re-drives, re-sends, re-writes. */
   runDue(now: number): Promise<void> | void;
 }

@@ -48,6 +48,7 @@ export class Reconciler implements PendingWork {
   }
 
   nextDueAt(): number | null {
+    if (!this.cfg().providerApiKey) return null; // polling is off: no need to read the task
     const task = this.rows.task();
     return task ? this.pollDueAt(task) : null;
   }

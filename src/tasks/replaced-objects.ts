@@ -22,10 +22,11 @@ export class ReplacedObjects implements PendingWork {
     this.sql.exec("INSERT OR IGNORE INTO replaced_objects (key, due_at) VALUES (?, ?)", key, now);
   }
 
+  readonly dueQuery = "SELECT MIN(due_at) AS next FROM replaced_objects";
+
   nextDueAt(): number | null {
     if (!this.rows.exists) return null;
-    return this.sql.exec<{ next: number | null }>("SELECT MIN(due_at) AS next FROM replaced_objects").one()
-      .next;
+    return this.sql.exec<{ next: number | null }>(this.dueQuery).one().next;
   }
 
   async runDue(now: number): Promise<void> {

@@ -21,16 +21,10 @@ import { Reconciler } from "./reconciler";
 import { ReplacedObjects } from "./replaced-objects";
 import { TaskRows } from "./rows";
 import { buildStatus, type TaskStatus } from "./status";
+import { TaskAlarm } from "./task-alarm";
 import { TaskUpdates } from "./updates";
 
 export type { Claim, ReceiveResult, RetryReport, StoredMedia };
-
-/**
- * The alarm is never set closer than this, so a burst of changes does not re-fire it at once;
- * nor is an alarm moved later by less than this (firing a moment early, it finds nothing due
- * and re-arms), which spares a durable write when two due times are a few milliseconds apart.
- */
-const MIN_ALARM_DELAY_MS = 1000;
 
 /**
  * The single writer of one task's state (one object per taskId, SQLite-backed): an RPC shell
@@ -53,8 +47,7 @@ export class TaskObject extends DurableObject<Env> {
   private readonly replaced: ReplacedObjects;
   /** Every capability with pending work, in the order the alarm runs them. */
   private readonly pending: PendingWork[];
-  /** The alarm as this instance last set or read it (undefined: not read yet). */
-  private alarmAt: number | null | undefined;
+  private readonly alarmClock: TaskAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -95,7 +88,7 @@ export class TaskObject extends DurableObject<Env> {
       this.deletion,
       this.index,
     ];
-    if (!this.rows.exists) this.alarmAt = null; // nothing was ever stored, so no alarm either
+    this.alarmClock = new TaskAlarm(ctx.storage, this.rows, this.pending);
     // A task recorded before the index existed (or whose last write was lost with its instance)
     // is indexed the next time its object wakes.
     this.index.mark(Date.now());
@@ -286,7 +279,7 @@ export class TaskObject extends DurableObject<Env> {
    * task's sweep, the index row), then re-arms.
    */
   override async alarm(): Promise<void> {
-    this.alarmAt = null; // it has fired; whatever runs below arms the next one
+    this.alarmClock.fired();
     if (!this.rows.exists) return;
     const now = Date.now();
     for (const work of this.pending) await work.runDue(now);
@@ -328,20 +321,8 @@ export class TaskObject extends DurableObject<Env> {
     this.ctx.waitUntil(written?.then(() => this.scheduleAlarm()).catch(() => {}) ?? Promise.resolve());
   }
 
-  /**
-   * Sets the task's one alarm to exactly when the stored state next needs it (the earliest
-   * moment any capability has work due), or clears it when nothing is pending. So an alarm armed for a
-   * lease that has since ended never fires for nothing.
-   */
-  private async scheduleAlarm(): Promise<void> {
-    const wakeUps = this.pending.map((work) => work.nextDueAt()).filter((at): at is number => at !== null);
-    const at = wakeUps.length === 0 ? null : Math.max(Math.min(...wakeUps), Date.now() + MIN_ALARM_DELAY_MS);
-    this.alarmAt ??= await this.ctx.storage.getAlarm();
-    if (this.alarmAt === at) return;
-    if (at !== null && this.alarmAt !== null && this.alarmAt < at && at - this.alarmAt < MIN_ALARM_DELAY_MS)
-      return;
-    if (at === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(at);
-    this.alarmAt = at;
+  /** Sets the task's one alarm to when the stored state next needs it (see TaskAlarm). */
+  private scheduleAlarm(): Promise<void> {
+    return this.alarmClock.schedule();
   }
 }
