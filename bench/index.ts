@@ -369,11 +369,11 @@ const CEILING = `### The ceiling of one D1 database for this write pattern
 shows: its first sight, each stage (\`text\`, \`first\`, \`complete\`/\`error\`), each asset stored
 or failed, a retry, a deletion — 9 versions for a music task (2 tracks × audio + cover, three
 stages), 13 for a 12-stem separation, 2 for a video. D1 gets only the latest version of a burst:
-the write waits until the task is quiet for 1 s (at most 3 s after the first unwritten change).
-Measured in workerd with small local files, that is 3 writes for the music task (one per stage,
-its files stored within the last second), 1 for the separation and 1 for the video; with real
-downloads that take seconds each, about one more write per 1–3 s of archiving — say **2–6
-writes per task, ~4 on average**. In D1's billing unit a first write costs 6 rows written and
+the write waits until the task is quiet for 1 s, and while files are in flight until 3 s after
+the first unwritten change (never longer). Measured in workerd with small local files, that is
+3 writes for the music task (one per stage, its files stored within the last second), 1 for the
+separation and 1 for the video; with real downloads that take seconds each, about one more
+write per 3 s of archiving — say **2–6 writes per task, ~4 on average**. In D1's billing unit a first write costs 6 rows written and
 every later one 5 (the row, its entries in the four indexes that hold \`updated_at\`, and on
 insert the primary key's; asserted in \`test/integration/task-index.test.ts\`): **~20 rows
 written per task**.
@@ -396,7 +396,7 @@ day, ~5,000 tasks a day.
 on at their own pace. An overloaded or full D1 makes index writes fail; each task's object keeps
 its latest row due and its alarm retries with backoff (1, 2, 4 … 30 s), so the list lags and then
 converges, and never shows an older state over a newer one. To raise the ceiling, in order:
-write less (a longer quiet window while a task archives; drop a filter index that does not pay
+write less (a still longer wait while files are in flight; drop a filter index that does not pay
 for its row written per write — reads cost a thousandth of writes); then shard: \`INDEX_0 …
 INDEX_n\` chosen by a hash of the task id, each object writing only its own, the version guard
 and \`deleted_tasks\` unchanged per shard, and the list merging the shards' keyset ranges
