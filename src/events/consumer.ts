@@ -1,5 +1,6 @@
 import { config } from "../core/config";
 import { log } from "../core/log";
+import { parseMessage } from "../core/queue-message";
 import { EventJob } from "../tasks/event-job";
 import { MAX_ATTEMPTS, retryDelaySeconds } from "../tasks/event-schedule";
 import { taskStub } from "../tasks/stub";
@@ -25,17 +26,6 @@ export async function handleEventsBatch(
   await Promise.all(batch.messages.map((message) => handle(message, env)));
 }
 
-function parseJob(message: Message<unknown>): EventJob | null {
-  const parsed = EventJob.safeParse(message.body);
-  if (parsed.success) return parsed.data;
-  log.info("event_job_malformed", {
-    messageId: message.id,
-    issues: parsed.error.issues.map((i) => i.message),
-  });
-  message.ack();
-  return null;
-}
-
 /** When the task's object cannot be reached: try the message again later (the schedule's pace). */
 function retryUnreported(message: Message<unknown>, job: EventJob, error: unknown): void {
   const delaySeconds = retryDelaySeconds(message.attempts);
@@ -44,7 +34,7 @@ function retryUnreported(message: Message<unknown>, job: EventJob, error: unknow
 }
 
 async function deliver(message: Message<unknown>, env: Env): Promise<void> {
-  const job = parseJob(message);
+  const job = parseMessage(message, EventJob, "event_job_malformed");
   if (!job) return;
   const cfg = config(env);
   const task = taskStub(env, job.taskId);
@@ -120,7 +110,7 @@ async function deliver(message: Message<unknown>, env: Env): Promise<void> {
 
 /** Messages that exhausted their retries: the event is failed with its last error, never dropped. */
 async function deadLetter(message: Message<unknown>, env: Env): Promise<void> {
-  const job = parseJob(message);
+  const job = parseMessage(message, EventJob, "event_job_malformed");
   if (!job) return;
   try {
     await taskStub(env, job.taskId).eventDeadLettered(job.eventId, job.message);

@@ -2,6 +2,7 @@ import { config } from "../core/config";
 import type { Kind } from "../core/ids";
 import { mediaKey } from "../core/keys";
 import { log } from "../core/log";
+import { parseMessage } from "../core/queue-message";
 import { HEARTBEAT_MS } from "../tasks/claims";
 import { MediaJob } from "../tasks/media-job";
 import { taskStub } from "../tasks/stub";
@@ -35,18 +36,6 @@ export async function handleMediaBatch(
   await Promise.all(batch.messages.map((message) => handle(message, env)));
 }
 
-/** A malformed message can never succeed: it is acknowledged and logged, not retried forever. */
-function parseJob(message: Message<unknown>): MediaJob | null {
-  const parsed = MediaJob.safeParse(message.body);
-  if (parsed.success) return parsed.data;
-  log.info("media_job_malformed", {
-    messageId: message.id,
-    issues: parsed.error.issues.map((i) => i.message),
-  });
-  message.ack();
-  return null;
-}
-
 /**
  * Archives one asset: claim it from its task (so that no other delivery downloads it at the
  * same time, and a stored asset is never fetched again), stream it into R2 while renewing the
@@ -54,7 +43,7 @@ function parseJob(message: Message<unknown>): MediaJob | null {
  * twin once. A message is acknowledged only when its work is done or can never be done.
  */
 async function archive(message: Message<unknown>, env: Env): Promise<void> {
-  const job = parseJob(message);
+  const job = parseMessage(message, MediaJob, "media_job_malformed");
   if (!job) return;
   const cfg = config(env);
   if (cfg.problems.length > 0) {
@@ -162,7 +151,7 @@ async function download(env: Env, kind: Kind, job: MediaJob, url: string, heartb
 
 /** Messages that exhausted their retries: the asset is failed with the last error, never dropped. */
 async function deadLetter(message: Message<unknown>, env: Env): Promise<void> {
-  const job = parseJob(message);
+  const job = parseMessage(message, MediaJob, "media_job_malformed");
   if (!job) return;
   await taskStub(env, job.taskId).assetDeadLettered(job.asset);
   log.info("media_dead_lettered", { taskId: job.taskId, asset: job.asset });

@@ -234,4 +234,13 @@ describe("the outbox", () => {
     expect(stale.explicitAcks).toEqual(stale.ids);
     expect(await sinkDeliveries(taskId)).toHaveLength(2);
   });
+
+  it("acknowledges a malformed message, on the queue and its dead-letter queue, instead of retrying it", async () => {
+    const bodies = [{ taskId: "../etc", eventId: "evt_1", message: 1 }, { eventId: 42 }, "text"];
+    for (const queue of ["stemvault-events", "stemvault-events-dlq"]) {
+      const result = await runConsumer(bodies, { queue });
+      expect(result.explicitAcks.sort()).toEqual(result.ids.sort());
+      expect(result.retryMessages).toEqual([]);
+    }
+  });
 });
