@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { createSchema, hasSchema, MIGRATIONS, migrate } from "../../src/tasks/rows";
+import { createSchema, hasSchema, MIGRATIONS, migrate } from "../../src/tasks/schema";
 import { taskStub } from "../../src/tasks/stub";
 import type { TaskObject } from "../../src/tasks/task-object";
 import { uniqueId } from "../helpers/worker";
