@@ -32,7 +32,7 @@ export type IndexWrite =
   | { op: "upsert"; entry: IndexEntry }
   | { op: "delete"; taskId: string; deletedAt: number };
 
-/** The one row of `index_sync` (its table is in rows.ts, with the task's others). */
+/** The one row of `index_sync` (its table is in schema.ts, with the task's others). */
 type SyncRow = {
   id: 1;
   /** Increases with every change of `target`. */
@@ -104,19 +104,9 @@ export class IndexSync implements PendingWork {
       json,
       dueAt,
     );
-    // The row as now stored (this instance is its only writer), so the next change reads nothing.
-    this.cache = current
-      ? { ...current, version, target: json, due_at: dueAt }
-      : {
-          id: 1,
-          version,
-          target: json,
-          synced_version: 0,
-          due_at: dueAt,
-          attempts: 0,
-          last_error: null,
-          writes: 0,
-        };
+    // The row as now stored (this instance is its only writer), so the next change reads nothing;
+    // a first row is read back once, with its defaults.
+    this.cache = current ? { ...current, version, target: json, due_at: dueAt } : undefined;
     this.cachedContent = contentOf(target);
   }
 

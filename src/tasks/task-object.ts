@@ -109,7 +109,7 @@ export class TaskObject extends DurableObject<Env> {
    * enqueued). A failed send is retried by the alarm and by the provider's retry, which the
    * caller asks for with a 5xx. The index row is marked after the send (afterChange); were this
    * instance lost before that, the next one marks it as it starts — which the alarm set here
-   * makes sure of.
+   * makes sure of (with nothing to send, record and mark commit together).
    */
   async receiveCallback(callback: ReceivedCallback, origin?: string): Promise<ReceiveResult> {
     if (this.deletion.deleted) return { outcome: "deleted" };
@@ -317,8 +317,9 @@ export class TaskObject extends DurableObject<Env> {
    */
   private syncIndexSoon(): void {
     if (!this.index.pending()) return;
-    const written = this.index.flushSoon(); // null: a wait already under way covers this change
-    this.ctx.waitUntil(written?.then(() => this.scheduleAlarm()).catch(() => {}) ?? Promise.resolve());
+    const written = this.index.flushSoon();
+    if (!written) return; // a wait already under way covers this change, and re-arms after it
+    this.ctx.waitUntil(written.then(() => this.scheduleAlarm()).catch(() => {}));
   }
 
   /** Sets the task's one alarm to when the stored state next needs it (see TaskAlarm). */
