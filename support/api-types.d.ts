@@ -549,7 +549,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `receiver_not_configured`, or `enqueue_failed` (recorded; retry) */
+                /** @description `receiver_not_configured` */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -645,7 +645,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `receiver_not_configured`, or `enqueue_failed` (recorded; retry) */
+                /** @description `receiver_not_configured` */
                 503: {
                     headers: {
                         [name: string]: unknown;

@@ -49,7 +49,7 @@ const callbackErrors = errors({
   401: "a configured source check failed (token, kie.ai HMAC, IP allowlist)",
   413: "`payload_too_large`: the body exceeds MAX_CALLBACK_BYTES",
   500: "not recorded: the provider should retry",
-  503: "`receiver_not_configured`, or `enqueue_failed` (recorded; retry)",
+  503: "`receiver_not_configured`",
 });
 
 const KieHeaders = z.object({

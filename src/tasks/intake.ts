@@ -12,9 +12,7 @@ export type ReceiveResult =
   /** Nothing was recorded: the task would have more than MAX_ASSETS_PER_TASK media files. */
   | { outcome: "too_many_assets"; total: number; limit: number }
   /** The task was deleted: the callback is answered 200 and ignored. */
-  | { outcome: "deleted" }
-  /** Recorded, but the queue refused the messages: the caller answers 5xx so the provider retries. */
-  | { outcome: "enqueue_failed" };
+  | { outcome: "deleted" };
 
 /** Records callbacks: deduplicated by content hash, applied in stage order. */
 export class CallbackIntake {

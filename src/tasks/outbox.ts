@@ -3,8 +3,12 @@ import type { MediaJob } from "./media-job";
 import type { PendingWork } from "./pending-work";
 import type { TaskRows } from "./rows";
 
-/** How long one send owns an asset's queue message; after that the watchdog sends it again. */
-const ENQUEUE_LEASE_MS = 30 * 1000;
+/**
+ * How long one send owns an asset's queue message; after that the alarm sends it again. A
+ * callback is answered before its messages are sent, so this is also how soon the alarm sends
+ * them should the object die right after the answer.
+ */
+const ENQUEUE_LEASE_MS = 10 * 1000;
 /** After a failed send, when the watchdog tries again. */
 const SEND_RETRY_MS = 10 * 1000;
 /**
