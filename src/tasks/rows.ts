@@ -149,19 +149,30 @@ export class TaskRows {
     return this.sql.exec<CallbackRow>("SELECT * FROM callbacks ORDER BY received_at, hash").toArray();
   }
 
-  /** Creates the task row (and the schema) on first use; returns the row either way. */
-  ensureTask(taskId: string, kind: Kind, now: number, firstPollAt: number): TaskRow {
+  /**
+   * Creates the task row (and, for a fresh object, the schema) on first use; returns the row
+   * either way, and whether it was created just now (a new task has no assets or callbacks yet).
+   */
+  ensureTask(
+    taskId: string,
+    kind: Kind,
+    now: number,
+    firstPollAt: number,
+  ): { task: TaskRow; created: boolean } {
     if (!this.exists) createSchema(this.sql);
     this.exists = true;
-    this.sql.exec(
-      `INSERT INTO task (id, task_id, kind, state, created_at, next_poll_at)
-         VALUES (1, ?, ?, 'awaiting_callback', ?, ?)
-         ON CONFLICT (id) DO NOTHING`,
-      taskId,
-      kind,
-      now,
-      firstPollAt,
-    );
-    return this.requireTask();
+    // RETURNING gives the new row with its defaults, so nothing is read back after the insert.
+    const created = this.sql
+      .exec<TaskRow>(
+        `INSERT INTO task (id, task_id, kind, state, created_at, next_poll_at)
+           VALUES (1, ?, ?, 'awaiting_callback', ?, ?)
+           ON CONFLICT (id) DO NOTHING RETURNING *`,
+        taskId,
+        kind,
+        now,
+        firstPollAt,
+      )
+      .toArray()[0];
+    return created ? { task: created, created: true } : { task: this.requireTask(), created: false };
   }
 }

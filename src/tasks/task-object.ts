@@ -131,13 +131,19 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * What a recorded change hands on after its answer: the queue messages of the assets it
-   * leased, then what follows any change (manifest, events, index row). Never throws: what fails
-   * here stays due in the object's rows, and the alarm re-drives it.
+   * What a recorded callback hands on after its answer: the queue messages of the assets it
+   * leased, a manifest if it settled the task, the event it recorded, the index row. Its index
+   * row and event were marked in the callback's transaction, and sending changes neither, so
+   * this is afterChange without the marking. Never throws: what fails here stays due in the
+   * object's rows, and the alarm re-drives it.
    */
   private async handOn(leased: string[]): Promise<void> {
     await this.outbox.send(leased);
-    await this.afterChange();
+    // Assets on their way to the queue: the archive is not settled, so no manifest is due.
+    if (leased.length === 0) await this.manifest.writeIfDue();
+    await this.events.sendLeased();
+    await this.scheduleAlarm();
+    this.syncIndexSoon();
   }
 
   /** Registers a task submitted to the provider; no-op when it already exists. */
