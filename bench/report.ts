@@ -109,7 +109,7 @@ interface Floor {
   cpuMs: number | null;
 }
 
-export function floorOf(level: AckLevel): Floor | null {
+function floorOf(level: AckLevel): Floor | null {
   const { floor: a, floorAfter: b } = level;
   if (!a || !b) return null;
   const cpu =
