@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import committed from "../../openapi.json";
 import { app } from "../../src/app";
-import kieMusicText from "../../support/fixtures/kie.music.text.json";
 import { SUBMIT_ENDPOINTS } from "../../src/providers/submit-endpoints";
+import kieMusicText from "../../support/fixtures/kie.music.text.json";
 import { seedEvent } from "../helpers/events";
 import { originBytes } from "../helpers/media";
 import { DocumentedAnswers, type OpenApiDocument } from "../helpers/openapi";
@@ -99,7 +99,11 @@ describe("the Worker's answers match the document", () => {
     await answers.check("post", path, await submit("/api/v1/generate", { other: 1 }, { key }));
     await answers.check("post", path, await submit("/api/v1/generate", body, { key: "bad key" }));
     await answers.check("post", path, await submit("/api/v1/generate", null, { raw: "{nope" }));
-    await answers.check("post", path, await submit("/api/v1/generate", body, { vars: { PROVIDER_API_KEY: "" } }));
+    await answers.check(
+      "post",
+      path,
+      await submit("/api/v1/generate", body, { vars: { PROVIDER_API_KEY: "" } }),
+    );
     await answers.check("post", path, await request(path, { method: "POST", body: "{}" }));
     const marker = uniqueId("doc-refusal");
     await scriptProvider(marker, [{ status: 429, body: { code: 429, msg: "Insufficient credits" } }]);
