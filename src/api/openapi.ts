@@ -1,6 +1,7 @@
 import { type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../core/app-env";
 import { callbackSchemas } from "../providers/callback-schemas";
+import { documentProvider } from "./provider-doc";
 import { ErrorBody } from "./schemas";
 
 /**
@@ -156,6 +157,8 @@ export function documentApi(app: OpenAPIHono<AppEnv>): void {
       responses: mediaResponses,
     });
   }
+
+  documentProvider(registry);
 
   registry.registerPath({
     method: "get",

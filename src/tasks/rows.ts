@@ -35,7 +35,13 @@ export type TaskRow = {
   callback_origin: string | null;
   /** The settlement the latest event was recorded for (see events.ts); null while unsettled. */
   event_mark: string | null;
+  /** How the task became known: its first callback, `POST /tasks`, or a submission. */
+  via: TaskVia;
+  /** A submitted task's request (its non-secret fields), as JSON; null otherwise. */
+  request: string | null;
 };
+
+export type TaskVia = "callback" | "register" | "submit";
 
 export type AssetRow = {
   name: string;
@@ -174,5 +180,18 @@ export class TaskRows {
       )
       .toArray()[0];
     return created ? { task: created, created: true } : { task: this.requireTask(), created: false };
+  }
+
+  /**
+   * Says how the task became known. A submission is always recorded (it is the task's origin,
+   * even when a callback or a retried registration got there first); a plain registration only
+   * names a task that nothing had made before it.
+   */
+  noteVia(via: "register" | "submit", request: string | null, created: boolean): void {
+    if (via === "submit") {
+      this.sql.exec("UPDATE task SET via = 'submit', request = ? WHERE id = 1", request ?? "{}");
+    } else if (created) {
+      this.sql.exec("UPDATE task SET via = 'register' WHERE id = 1");
+    }
   }
 }

@@ -146,16 +146,21 @@ export class TaskObject extends DurableObject<Env> {
     this.syncIndexSoon();
   }
 
-  /** Registers a task submitted to the provider; no-op when it already exists. */
+  /**
+   * Registers a task submitted to the provider (by the user, or through `POST /provider/…` with
+   * its request's non-secret fields, as JSON); an existing task keeps its state.
+   */
   async register(
     taskId: string,
     kind: Kind,
     origin?: string,
+    submission?: { via: "submit"; request: string },
   ): Promise<{ created: boolean; status: TaskStatus } | { deleted: true }> {
     if (this.deletion.deleted) return { deleted: true };
     const existing = this.rows.task();
     const now = Date.now();
     if (!existing) this.rows.ensureTask(taskId, kind, now, this.reconciler.firstPollAt(now));
+    this.rows.noteVia(submission?.via ?? "register", submission?.request ?? null, !existing);
     this.events.noteOrigin(origin, true); // a callback's origin, once one arrives, takes over
     await this.afterChange();
     return { created: !existing, status: this.requireStatus() };
