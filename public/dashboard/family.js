@@ -113,7 +113,7 @@ export function drawUnrecognized(card, body, callbacks) {
     h(
       "p",
       { class: "muted" },
-      `stemvault did not recognise the shape of ${callbacks.length === 1 ? "this callback" : `these ${callbacks.length} callbacks`} and kept ${callbacks.length === 1 ? "it" : "them"} as received; media links in ${callbacks.length === 1 ? "it" : "them"} were archived as files. “Retry” reads ${callbacks.length === 1 ? "it" : "them"} again with this version of stemvault.`,
+      `stemvault did not recognise the shape of ${callbacks.length === 1 ? "this callback" : `these ${callbacks.length} callbacks`} and kept ${callbacks.length === 1 ? "it" : "them"} as received; media links in ${callbacks.length === 1 ? "it" : "them"} were archived as files. The Retry button reads ${callbacks.length === 1 ? "it" : "them"} again with this version of stemvault.`,
     ),
     callbacks.map((callback) =>
       h(

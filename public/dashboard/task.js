@@ -216,6 +216,7 @@ export function taskView(context, taskId) {
     const retryable = next.assets.filter((asset) => RETRYABLE.has(asset.state)).length;
     const unread = next.unrecognizedCallbacks?.length ?? next.callbacks.unrecognized ?? 0;
     retryButton.disabled = retryable === 0 && unread === 0;
+    setText(retryButton, unread > 0 && retryable === 0 ? "Retry" : "Retry failed files");
     retryButton.title =
       [
         retryable > 0 ? `Download ${retryable} file(s) again` : "",
