@@ -16,7 +16,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description only tasks of this kind */
-                    kind?: "music" | "separation" | "video";
+                    kind?: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi" | "unknown";
                     /** @description only tasks in this state */
                     state?: "awaiting_callback" | "in_progress" | "succeeded" | "failed";
                     /** @description only tasks whose archive is in this state */
@@ -916,7 +916,7 @@ export interface components {
             /** @example 2fac9f72 */
             taskId: string;
             /** @enum {string} */
-            kind: "music" | "separation" | "video";
+            kind: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi" | "unknown";
             /** @enum {string} */
             state: "awaiting_callback" | "in_progress" | "succeeded" | "failed";
             /** @enum {string|null} */
@@ -954,7 +954,7 @@ export interface components {
         TaskStatus: {
             taskId: string;
             /** @enum {string} */
-            kind: "music" | "separation" | "video";
+            kind: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi" | "unknown";
             /** @enum {string} */
             state: "awaiting_callback" | "in_progress" | "succeeded" | "failed";
             /** @enum {string|null} */
@@ -1086,7 +1086,7 @@ export interface components {
         Registration: {
             taskId: string;
             /** @enum {string} */
-            kind: "music" | "separation" | "video";
+            kind: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi";
         };
         RetryResult: {
             taskId: string;

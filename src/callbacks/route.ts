@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../core/app-env";
 import { sha256Hex } from "../core/crypto";
 import { ApiError } from "../core/errors";
-import type { Kind } from "../core/ids";
+import { KINDS, type Kind } from "../core/ids";
 import { log } from "../core/log";
 import { parseCallback, taskIdOf } from "../providers/parse-callback";
 import { taskStub } from "../tasks/stub";
@@ -71,4 +71,4 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
 };
 
 callbacks.post("/", (c) => receive(c));
-callbacks.post("/:kind{music|separation|video}", (c) => receive(c, c.req.param("kind") as Kind));
+callbacks.post(`/:kind{${KINDS.join("|")}}`, (c) => receive(c, c.req.param("kind") as Kind));

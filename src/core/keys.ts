@@ -1,4 +1,4 @@
-import type { Kind } from "./ids";
+import type { TaskKind } from "./ids";
 
 /**
  * Extensions an archived media file may have: the formats the consumer archives (audio, video,
@@ -84,19 +84,19 @@ export const isMediaExtension = (ext: string): ext is MediaExt => MEDIA_EXTENSIO
  * in `.json`, which is not one: a stem named `manifest` is `separation/<taskId>/manifest.mp3`,
  * never the manifest. An extension outside the list throws.
  */
-export function mediaKey(kind: Kind, taskId: string, asset: string, ext: MediaExt): string {
+export function mediaKey(kind: TaskKind, taskId: string, asset: string, ext: MediaExt): string {
   if (!isMediaExtension(ext)) throw new Error(`not an archived media extension: ${ext}`);
   if (kind === "video") return `video/${taskId}/video.${ext}`;
   return `${kind}/${taskId}/${asset}.${ext}`;
 }
 
-export const manifestKey = (kind: Kind, taskId: string) => `${kind}/${taskId}/manifest.json`;
+export const manifestKey = (kind: TaskKind, taskId: string) => `${kind}/${taskId}/manifest.json`;
 
 /**
  * The prefix every R2 object of a task lives under: its media and its manifest. The trailing
  * slash matters: `music/abc/` is not a prefix of `music/abcd/...`.
  */
-export const taskPrefix = (kind: Kind, taskId: string) => `${kind}/${taskId}/`;
+export const taskPrefix = (kind: TaskKind, taskId: string) => `${kind}/${taskId}/`;
 
 const SEGMENT = "[A-Za-z0-9_-]{1,128}";
 const EXT = `(?:${MEDIA_EXTENSIONS.join("|")})`;

@@ -1,5 +1,5 @@
 import { config } from "../core/config";
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import { mediaKey } from "../core/keys";
 import { log } from "../core/log";
 import { parseMessage } from "../core/queue-message";
@@ -129,7 +129,7 @@ function retryLater(message: Message<unknown>, job: MediaJob, error: string, del
  * is (and so its key's extension) before anything is written to R2; what is not media is refused
  * permanently.
  */
-async function download(env: Env, kind: Kind, job: MediaJob, url: string, heartbeat: Heartbeat) {
+async function download(env: Env, kind: TaskKind, job: MediaJob, url: string, heartbeat: Heartbeat) {
   const cfg = config(env);
   const opened = await openMedia(url, cfg, cfg.mediaFetchTimeoutMs);
   return writeMedia({

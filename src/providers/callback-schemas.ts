@@ -65,7 +65,7 @@ export const callbackSchemas = {
   music: MusicCallback,
   separation: SeparationCallback,
   video: VideoCallback,
-} as const satisfies Record<Kind, z.ZodType>;
+} as const satisfies Partial<Record<Kind, z.ZodType>>;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);

@@ -86,5 +86,7 @@ export function parseCallback(body: unknown, expected?: Kind): TaskUpdate {
         assets: failed ? [] : videoAssets(data.video_url),
       };
     }
+    default:
+      throw invalid(`${kind} callbacks are not parsed yet`);
   }
 }

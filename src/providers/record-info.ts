@@ -1,15 +1,21 @@
 import { z } from "zod";
 import type { Config } from "../core/config";
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import { musicAssets, separationAssets, separationType, trackInfo } from "./media-rules";
 import type { AssetSpec, Stage, TaskUpdate, TrackInfo } from "./model";
 
-/** The provider's "get details" endpoint per kind (same paths on sunoapi.org and kie.ai). */
-export const RECORD_INFO_PATHS: Record<Kind, string> = {
+/**
+ * The provider's "get details" endpoint per kind (same paths on sunoapi.org and kie.ai). Cover
+ * images have none documented, and an `unknown` task has no kind to ask about: neither is polled.
+ */
+export const RECORD_INFO_PATHS: Partial<Record<TaskKind, string>> = {
   music: "/api/v1/generate/record-info",
   separation: "/api/v1/vocal-removal/record-info",
   video: "/api/v1/mp4/record-info",
 };
+
+/** Whether tasks of this kind can be polled (and their URLs confirmed) at all. */
+export const hasRecordInfo = (kind: TaskKind) => RECORD_INFO_PATHS[kind] !== undefined;
 
 const TIMEOUT_MS = 10_000;
 
@@ -61,7 +67,10 @@ export type RecordInfo =
       /** Every media URL the provider lists for the task (for confirmation mode). */
       urls: Set<string>;
     }
-  | { outcome: "unauthorized" | "rate_limited" | "unavailable" | "not_found"; message: string };
+  | {
+      outcome: "unauthorized" | "rate_limited" | "unavailable" | "not_found" | "unsupported";
+      message: string;
+    };
 
 const FAILED = /_FAILED$|^SENSITIVE_WORD_ERROR$/;
 
@@ -80,7 +89,8 @@ function urlsOf(assets: AssetSpec[]): Set<string> {
  * SENSITIVE_WORD_ERROR fail it with the provider's error; CALLBACK_EXCEPTION (the provider could
  * not reach us) is judged by its content, never as a failure.
  */
-export function mapRecordInfo(kind: Kind, taskId: string, data: unknown): RecordInfo | null {
+export function mapRecordInfo(kind: TaskKind, taskId: string, data: unknown): RecordInfo | null {
+  if (kind !== "music" && kind !== "separation" && kind !== "video") return null;
   const base = { taskId, kind, via: "poll" as const, tracks: [] as TrackInfo[], separationType: null };
   let status: string;
   let assets: AssetSpec[] = [];
@@ -160,8 +170,10 @@ export function mapRecordInfo(kind: Kind, taskId: string, data: unknown): Record
 }
 
 /** GETs the task's record-info and classifies the answer; never throws for HTTP trouble. */
-export async function fetchRecordInfo(cfg: Config, kind: Kind, taskId: string): Promise<RecordInfo> {
-  const url = `${cfg.providerApiBase}${RECORD_INFO_PATHS[kind]}?taskId=${encodeURIComponent(taskId)}`;
+export async function fetchRecordInfo(cfg: Config, kind: TaskKind, taskId: string): Promise<RecordInfo> {
+  const path = RECORD_INFO_PATHS[kind];
+  if (!path) return { outcome: "unsupported", message: `the provider has no record-info for ${kind} tasks` };
+  const url = `${cfg.providerApiBase}${path}?taskId=${encodeURIComponent(taskId)}`;
   let response: Response;
   try {
     response = await fetch(url, {

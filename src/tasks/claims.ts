@@ -1,4 +1,4 @@
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import type { PendingWork } from "./pending-work";
 import type { Reconciler } from "./reconciler";
 import type { TaskRows } from "./rows";
@@ -13,7 +13,7 @@ export const DOWNLOAD_LEASE_MS = 60 * 1000;
 export const HEARTBEAT_MS = 20 * 1000;
 
 export type Claim =
-  | { status: "claimed"; claimId: string; kind: Kind; taskId: string; url: string }
+  | { status: "claimed"; claimId: string; kind: TaskKind; taskId: string; url: string }
   | { status: "stored" | "failed" | "unknown" | "deleted" }
   /** Another consumer holds a live lease: redeliver once it could have ended. */
   | { status: "busy"; retryAfterMs: number }

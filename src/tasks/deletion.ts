@@ -1,4 +1,4 @@
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import { taskPrefix } from "../core/keys";
 import { log } from "../core/log";
 import type { PendingWork } from "./pending-work";
@@ -17,7 +17,7 @@ const DELETE_BATCH = 1000;
 type TombstoneRow = {
   id: 1;
   task_id: string;
-  kind: Kind;
+  kind: TaskKind;
   deleted_at: number;
   /** R2 objects removed so far (by purges and late reports). */
   removed: number;

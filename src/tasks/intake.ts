@@ -1,4 +1,4 @@
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import type { ReceivedCallback, TaskUpdate } from "../providers/model";
 import { mergeUpdate } from "./merge";
 import type { MediaOutbox } from "./outbox";
@@ -8,7 +8,7 @@ import type { TaskUpdates } from "./updates";
 
 export type ReceiveResult =
   | { outcome: "recorded"; duplicate: boolean; enqueued: number }
-  | { outcome: "kind_conflict"; kind: Kind }
+  | { outcome: "kind_conflict"; kind: TaskKind }
   /** Nothing was recorded: the task would have more than MAX_ASSETS_PER_TASK media files. */
   | { outcome: "too_many_assets"; total: number; limit: number }
   /** The task was deleted: the callback is answered 200 and ignored. */
@@ -35,7 +35,7 @@ export class CallbackIntake {
     callback: ReceivedCallback,
     now: number,
     maxAssets: number,
-  ): { kind_conflict: Kind } | { too_many_assets: number } | { duplicate: boolean; due: string[] } {
+  ): { kind_conflict: TaskKind } | { too_many_assets: number } | { duplicate: boolean; due: string[] } {
     const existing = this.rows.task();
     if (existing && existing.kind !== callback.kind) return { kind_conflict: existing.kind };
     const duplicate =

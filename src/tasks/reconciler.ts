@@ -1,6 +1,6 @@
 import type { Config } from "../core/config";
 import { log } from "../core/log";
-import { fetchRecordInfo, type RecordInfo } from "../providers/record-info";
+import { fetchRecordInfo, hasRecordInfo, type RecordInfo } from "../providers/record-info";
 import type { PendingWork } from "./pending-work";
 import { GIVE_UP_AFTER_MS, nextPollDelay } from "./poll-schedule";
 import type { AssetRow, TaskRow, TaskRows } from "./rows";
@@ -42,7 +42,7 @@ export class Reconciler implements PendingWork {
 
   /** When the task should next be polled; null when polling is off or the task is finished. */
   pollDueAt(task: TaskRow): number | null {
-    if (!this.cfg().providerApiKey) return null;
+    if (!this.cfg().providerApiKey || !hasRecordInfo(task.kind)) return null;
     if (task.state === "succeeded" || task.state === "failed") return null;
     return task.next_poll_at;
   }

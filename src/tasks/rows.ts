@@ -1,4 +1,4 @@
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import type { AssetRole, AssetState, Stage, TaskState, Via } from "../providers/model";
 import { createSchema, hasSchema, migrate } from "./schema";
 
@@ -10,7 +10,7 @@ import { createSchema, hasSchema, migrate } from "./schema";
 export type TaskRow = {
   id: 1;
   task_id: string;
-  kind: Kind;
+  kind: TaskKind;
   state: TaskState;
   stage: Stage | null;
   provider_code: number | null;
@@ -150,7 +150,7 @@ export class TaskRows {
   }
 
   /** Creates the task row (and the schema) on first use; returns the row either way. */
-  ensureTask(taskId: string, kind: Kind, now: number, firstPollAt: number): TaskRow {
+  ensureTask(taskId: string, kind: TaskKind, now: number, firstPollAt: number): TaskRow {
     if (!this.exists) createSchema(this.sql);
     this.exists = true;
     this.sql.exec(

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { Kind } from "../core/ids";
+import { TaskKind } from "../core/ids";
 import { scrubCredentials, withoutCredentials } from "../core/redact";
 import type { TrackInfo } from "../providers/model";
 import { EventStatus } from "./event-status";
@@ -66,7 +66,7 @@ export const Track = z.object({
 export const TaskStatus = z
   .object({
     taskId: z.string(),
-    kind: Kind,
+    kind: TaskKind,
     state: TaskState,
     stage: Stage.nullable(),
     providerCode: z.number().int().nullable(),

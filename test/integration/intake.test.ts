@@ -451,7 +451,7 @@ describe("bad input", () => {
 
   it("answers 404 for an unknown kind in the path", async () => {
     const taskId = uniqueId();
-    expect((await postCallback(video(taskId), { kind: "lyrics" })).status).toBe(404);
+    expect((await postCallback(video(taskId), { kind: "persona" })).status).toBe(404);
     expect(await taskExists(taskId)).toBe(false);
   });
 
