@@ -34,7 +34,7 @@ import { archiveSummary, badge, refreshTimes, timeAgo } from "./list.js";
  */
 
 const RETRYABLE = new Set(["failed", "queued", "downloading"]);
-/** Roles of the files stemvault writes itself (no source URL). */
+/** Roles of the files stemvault writes itself from a callback's data (nothing to play). */
 const MADE = new Set(["lyrics", "midi", "notes"]);
 /** What the files group of each kind is called. */
 const FILES_TITLE = /** @type {Record<string, string>} */ ({
@@ -487,9 +487,7 @@ export function taskView(context, taskId) {
         fact("Attempts", String(asset.attempts)),
         fact(
           "Source",
-          !asset.sourceUrl && MADE.has(asset.role)
-            ? "made by stemvault"
-            : h("span", { class: "mono" }, hostOf(asset.sourceUrl)),
+          MADE.has(asset.role) ? "made by stemvault" : h("span", { class: "mono" }, hostOf(asset.sourceUrl)),
         ),
         asset.via ? fact("Via", asset.via) : null,
         asset.contentType ? fact("Type", asset.contentType) : null,

@@ -140,7 +140,6 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
         role: file.role,
         state: "stored",
         contentType: file.contentType,
-        sourceUrl: null,
       });
       const response = await fetch(client.link(asset?.url as string));
       expect(response.status, file.archiveKey).toBe(200);
