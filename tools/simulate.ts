@@ -9,6 +9,9 @@
 // reached.
 
 import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { parseArgs } from "node:util";
 import { Client } from "../support/client.ts";
@@ -220,10 +223,15 @@ async function downloadedSha256(link: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/**
+ * The closing tables, each line narrower than a 120-column terminal; the signed links, which are
+ * not (a music file's is about 160 characters), go to a file of their own, one a line.
+ */
 async function report(result: RunResult, client: Client) {
   const summary = [
     ["task", "kind", "assets stored", "bytes", "callback → archived", "archive", "sha256 checked"],
   ];
+  const files: string[] = [];
   const links: string[] = [];
   for (const outcome of result.tasks) {
     const archive = outcome.status?.archive;
@@ -237,8 +245,9 @@ async function report(result: RunResult, client: Client) {
         `  ${shortAsset(file.asset)}`,
         asset?.bytes?.toLocaleString("en-US") ?? "-",
         asset?.sha256 ? `${asset.sha256.slice(0, 12)}… ${wrong ? "MISMATCH" : "ok"}` : "-",
-        asset?.url ? client.link(asset.url) : (asset?.state ?? "missing"),
+        asset?.state === "stored" ? "" : (asset?.state ?? "missing"),
       ]);
+      if (asset?.url) links.push(`${outcome.task.taskId} ${file.asset} ${client.link(asset.url)}`);
     }
     for (const made of outcome.task.made) {
       const asset = outcome.status?.assets.find((candidate) => candidate.key === made.archiveKey);
@@ -247,15 +256,19 @@ async function report(result: RunResult, client: Client) {
         `  ${made.archiveKey.split("/").pop()} (made)`,
         asset?.bytes?.toLocaleString("en-US") ?? "-",
         asset?.sha256 ? `${asset.sha256.slice(0, 12)}… ${served === asset.sha256 ? "ok" : "MISMATCH"}` : "-",
-        asset?.url ? client.link(asset.url) : (asset?.state ?? "missing"),
+        asset?.state === "stored" ? "" : (asset?.state ?? "missing"),
       ]);
+      if (asset?.url) links.push(`${outcome.task.taskId} ${made.archiveKey} ${client.link(asset.url)}`);
       if (asset?.sha256 && served !== asset.sha256)
         result.problems.push(
           `${outcome.task.taskId} ${made.archiveKey}: served ${served}, recorded ${asset.sha256}`,
         );
     }
     const verified = rows.filter((row) => row[2]?.endsWith(" ok")).length;
-    links.push(`${outcome.task.kind} ${outcome.task.taskId}`, columns(rows, [1]));
+    files.push(
+      `${outcome.task.kind} ${outcome.task.taskId}  ${client.url}/#/tasks/${outcome.task.taskId}`,
+      columns(rows, [1]),
+    );
     summary.push([
       outcome.task.taskId,
       outcome.task.kind,
@@ -266,8 +279,12 @@ async function report(result: RunResult, client: Client) {
       `${verified}/${rows.length}`,
     ]);
   }
+  const runId = result.tasks[0]?.task.taskId.replace(/-[a-z]+$/, "") ?? "sim";
+  const linksFile = join(tmpdir(), `stemvault-${runId}-links.txt`);
+  await writeFile(linksFile, `${links.join("\n")}\n`);
   process.stdout.write(
-    `\n${columns(summary, [2, 3, 4, 6])}\n\nSigned links (GET them as they are, no token needed):\n${links.join("\n")}\n`,
+    `\n${columns(summary, [2, 3, 4, 6])}\n\nFiles (each task on the dashboard, which asks for the API token):\n` +
+      `${files.join("\n")}\n\nSigned links (GET them as they are, no token needed), one a line:\n  ${linksFile}\n`,
   );
 }
 
