@@ -324,7 +324,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-enqueue every failed or stuck asset of a task */
+        /** Re-enqueue every failed or stuck asset of a task, and parse its unrecognised callbacks again */
         post: {
             parameters: {
                 query?: never;
@@ -953,7 +953,10 @@ export interface components {
         };
         TaskStatus: {
             taskId: string;
-            /** @enum {string} */
+            /**
+             * @description `unknown` while every callback of the task was unrecognised
+             * @enum {string}
+             */
             kind: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi" | "unknown";
             /** @enum {string} */
             state: "awaiting_callback" | "in_progress" | "succeeded" | "failed";
@@ -981,6 +984,7 @@ export interface components {
                  * @example 2026-11-30T12:00:00.000Z
                  */
                 lastAt: string | null;
+                unrecognized: number;
                 history: {
                     /**
                      * Format: date-time
@@ -994,6 +998,18 @@ export interface components {
                     duplicates: number;
                 }[];
             };
+            unrecognizedCallbacks: components["schemas"]["UnrecognizedCallback"][];
+            lyrics?: {
+                title: string | null;
+                text: string | null;
+                status: string | null;
+                error: string | null;
+            }[];
+            midi?: {
+                instruments: number;
+                notes: number;
+                durationSeconds: number;
+            } | null;
             archive: {
                 /** @enum {string} */
                 state: "none" | "archiving" | "archived" | "failed";
@@ -1029,12 +1045,21 @@ export interface components {
             assets: components["schemas"]["AssetStatus"][];
             events: components["schemas"]["EventStatus"][];
         };
+        UnrecognizedCallback: {
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            receivedAt: string;
+            route: string;
+            body: string;
+        };
         AssetStatus: {
             /** @example 8551f4d5/audio */
             name: string;
             /** @enum {string} */
-            role: "audio" | "cover" | "stem" | "video";
-            sourceUrl: string;
+            role: "audio" | "cover" | "stem" | "video" | "image" | "lyrics" | "midi" | "notes" | "file";
+            sourceUrl: string | null;
             /** @enum {string} */
             state: "queued" | "downloading" | "stored" | "failed";
             /** @enum {string} */
@@ -1055,7 +1080,7 @@ export interface components {
             /** @example evt_3f0c6d0e8b9a4c1d9e2f3a4b5c6d7e8f */
             id: string;
             /** @enum {string} */
-            type: "task.archived" | "task.failed";
+            type: "task.archived" | "task.failed" | "callback.unrecognized";
             /** @enum {string} */
             state: "pending" | "delivered" | "failed";
             attempts: number;
@@ -1091,6 +1116,8 @@ export interface components {
         RetryResult: {
             taskId: string;
             requeued: number;
+            /** @description unrecognised callbacks this version now recognises, applied as if just received */
+            reparsed: number;
         };
         Deleted: {
             /** @description R2 objects removed (media and manifest) */

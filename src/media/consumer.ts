@@ -9,6 +9,7 @@ import { taskStub } from "../tasks/stub";
 import { LeaseLostError, PermanentError } from "./errors";
 import { openMedia } from "./fetch-media";
 import { Heartbeat } from "./heartbeat";
+import { writeMadeFile } from "./made-files";
 import { writeMedia } from "./r2-writer";
 import { SNIFF_BYTES, sniffMedia } from "./sniff-media";
 
@@ -77,7 +78,10 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
   let url = claim.url;
   for (;;) {
     try {
-      const stored = await download(env, claim.kind, job, url, heartbeat);
+      const stored =
+        claim.content !== null
+          ? await writeMadeFile(env.MEDIA, job.taskId, job.asset, claim.content)
+          : await download(env, claim.kind, job, url, heartbeat);
       const accepted = await task.assetStored(job.asset, claimId, stored);
       log.info(accepted ? "media_stored" : "media_claim_lost", {
         taskId: job.taskId,

@@ -16,6 +16,17 @@ export type ReceiveResult =
   /** Recorded, but the queue refused the messages: the caller answers 5xx so the provider retries. */
   | { outcome: "enqueue_failed" };
 
+/**
+ * The kind a task takes from a recognised update, or null when they conflict. A task still
+ * `unknown` takes the update's kind; an update of kind `unknown` (a failure that does not say)
+ * and one that also fits the task's kind (`alsoKind`) take the task's.
+ */
+export function kindAfter(task: TaskKind | undefined, update: Pick<TaskUpdate, "kind" | "alsoKind">) {
+  if (task === undefined || task === "unknown") return update.kind;
+  if (update.kind === "unknown" || update.kind === task || update.alsoKind === task) return task;
+  return null;
+}
+
 /** Records callbacks: deduplicated by content hash, applied in stage order. */
 export class CallbackIntake {
   constructor(
@@ -29,7 +40,9 @@ export class CallbackIntake {
   /**
    * Records a callback and takes the send lease of every newly ready asset; the caller commits
    * that (with the alarm) and then sends the returned assets. A duplicate still re-drives
-   * assets whose earlier enqueue failed: that is why providers retry.
+   * assets whose earlier enqueue failed: that is why providers retry. A callback of a shape
+   * stemvault does not know is kept raw and its salvaged URLs become assets (as many as the
+   * task has room for: it is never refused).
    */
   record(
     callback: ReceivedCallback,
@@ -37,16 +50,17 @@ export class CallbackIntake {
     maxAssets: number,
   ): { kind_conflict: TaskKind } | { too_many_assets: number } | { duplicate: boolean; due: string[] } {
     const existing = this.rows.task();
-    if (existing && existing.kind !== callback.kind) return { kind_conflict: existing.kind };
+    const kind = callback.recognized ? kindAfter(existing?.kind, callback) : (existing?.kind ?? "unknown");
+    if (kind === null) return { kind_conflict: existing?.kind ?? "unknown" };
     const duplicate =
       existing !== null &&
       this.sql.exec("SELECT 1 FROM callbacks WHERE hash = ?", callback.hash).toArray().length > 0;
-    if (!duplicate) {
+    if (!duplicate && callback.recognized) {
       // Checked before anything is written: a refused callback leaves no trace, not even a task.
       const total = this.assetCountAfter(existing, callback);
       if (total > maxAssets) return { too_many_assets: total };
     }
-    this.rows.ensureTask(callback.taskId, callback.kind, now, this.reconciler.firstPollAt(now));
+    this.rows.ensureTask(callback.taskId, kind, now, this.reconciler.firstPollAt(now));
     if (duplicate) {
       this.sql.exec("UPDATE task SET duplicates = duplicates + 1, last_callback_at = ? WHERE id = 1", now);
       this.sql.exec("UPDATE callbacks SET duplicates = duplicates + 1 WHERE hash = ?", callback.hash);
@@ -54,23 +68,64 @@ export class CallbackIntake {
       if (!this.outbox.hasDue(now)) return { duplicate, due: [] };
     } else {
       this.sql.exec(
-        "INSERT INTO callbacks (hash, received_at, stage, code, message, raw) VALUES (?, ?, ?, ?, ?, ?)",
+        `INSERT INTO callbacks (hash, received_at, stage, code, message, raw, recognized, route)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         callback.hash,
         now,
-        callback.stage,
-        callback.code,
-        callback.message,
+        callback.recognized ? callback.stage : "unrecognized",
+        callback.recognized ? callback.code : 0,
+        callback.recognized ? callback.message : null,
         callback.raw,
+        callback.recognized ? 1 : 0,
+        callback.route,
       );
       this.sql.exec(
         "UPDATE task SET first_callback_at = COALESCE(first_callback_at, ?), last_callback_at = ? WHERE id = 1",
         now,
         now,
       );
-      this.updates.apply(callback, now);
+      if (callback.recognized) this.updates.apply({ ...callback, kind }, now);
+      else this.updates.salvage(callback.assets, maxAssets, now);
       this.reconciler.restart(now);
     }
     return { duplicate, due: this.outbox.lease(now) };
+  }
+
+  /**
+   * Parses the task's unrecognised callbacks again (`parse`, the current version's parser) and
+   * applies each one it now knows as if it had just arrived (in the order they arrived). One
+   * that still is not known, conflicts with the task's kind or would exceed MAX_ASSETS_PER_TASK
+   * stays as it is. Returns how many were recognised.
+   */
+  reparse(
+    parse: (raw: string, route: string | null) => TaskUpdate | null,
+    maxAssets: number,
+    now: number,
+  ): number {
+    let recognized = 0;
+    const kept = this.sql
+      .exec<{ hash: string; raw: string; route: string | null }>(
+        "SELECT hash, raw, route FROM callbacks WHERE recognized = 0 ORDER BY received_at, hash",
+      )
+      .toArray();
+    for (const row of kept) {
+      const update = parse(row.raw, row.route);
+      const task = this.rows.task();
+      if (!update || !task) continue;
+      const kind = kindAfter(task.kind, update);
+      if (kind === null || this.assetCountAfter(task, update) > maxAssets) continue;
+      this.sql.exec(
+        "UPDATE callbacks SET recognized = 1, stage = ?, code = ?, message = ? WHERE hash = ?",
+        update.stage,
+        update.code,
+        update.message,
+        row.hash,
+      );
+      this.updates.apply({ ...update, kind }, now);
+      recognized++;
+    }
+    if (recognized > 0) this.reconciler.restart(now);
+    return recognized;
   }
 
   /** How many distinct media files the task would have once `update` is applied. */

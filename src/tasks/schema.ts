@@ -71,7 +71,8 @@ const SCHEMA = `
     poll_error TEXT,
     manifest_failed_at INTEGER,
     callback_origin TEXT,
-    event_mark TEXT
+    event_mark TEXT,
+    results TEXT
   );
   CREATE TABLE callbacks (
     hash TEXT PRIMARY KEY,
@@ -80,7 +81,9 @@ const SCHEMA = `
     code INTEGER NOT NULL,
     raw TEXT NOT NULL,
     message TEXT,
-    duplicates INTEGER NOT NULL DEFAULT 0
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    recognized INTEGER NOT NULL DEFAULT 1,
+    route TEXT
   );
   CREATE TABLE assets (
     name TEXT PRIMARY KEY,
@@ -108,7 +111,8 @@ const SCHEMA = `
     updated_at INTEGER NOT NULL,
     claim_id TEXT,
     message_due_at INTEGER,
-    url_rank INTEGER NOT NULL DEFAULT 0
+    url_rank INTEGER NOT NULL DEFAULT 0,
+    content TEXT
   );
   ${EVENTS_TABLE};
   ${REPLACED_OBJECTS_TABLE};
@@ -193,6 +197,13 @@ export const MIGRATIONS: readonly string[] = [
   // The index row's outbox (IndexSync). Objects of the first indexed version created it
   // themselves, hence IF NOT EXISTS.
   `${INDEX_SYNC_TABLE};`,
+  // The whole callback family: a lyrics or MIDI task's results, callbacks of a shape stemvault
+  // did not know (kept raw, re-parsed by a retry), and files stemvault makes from a callback's
+  // data (the JSON they are rendered from).
+  `ALTER TABLE task ADD COLUMN results TEXT;
+   ALTER TABLE callbacks ADD COLUMN recognized INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE callbacks ADD COLUMN route TEXT;
+   ALTER TABLE assets ADD COLUMN content TEXT;`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

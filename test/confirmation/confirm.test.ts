@@ -46,8 +46,8 @@ describe("confirmation mode", () => {
     const status = await waitForStatus(taskId, settled);
     expect(status.archive).toMatchObject({ state: "archived", stored: 12 });
     for (const asset of status.assets) {
-      const file = files.get(asset.sourceUrl);
-      if (!file) throw new Error(asset.sourceUrl);
+      const file = files.get(asset.sourceUrl ?? "");
+      if (!file) throw new Error(String(asset.sourceUrl));
       expect(await r2Sha256(asset.key as string)).toMatchObject({
         size: file.size,
         sha256: await expectedSha256(file),

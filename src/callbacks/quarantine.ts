@@ -1,0 +1,37 @@
+import { sha256Hex } from "../core/crypto";
+import { ApiError } from "../core/errors";
+import { log } from "../core/log";
+
+/**
+ * `quarantine/<YYYY-MM-DD>/<sha256>.json`: the raw body of an authenticated callback that names
+ * no valid task id (or contradicts the kind its URL names), so that nothing a provider was paid
+ * for is thrown away even when stemvault cannot file it. One object per distinct body and day
+ * (the provider's retries of it land on the same key); the route and the receive time are its
+ * custom metadata. An R2 lifecycle rule deletes them after QUARANTINE_DAYS.
+ */
+export const QUARANTINE_PREFIX = "quarantine/";
+export const QUARANTINE_KEY = /^quarantine\/\d{4}-\d{2}-\d{2}\/[0-9a-f]{64}\.json$/;
+
+export async function quarantine(
+  bucket: R2Bucket,
+  raw: string,
+  route: string,
+  now = new Date(),
+): Promise<string> {
+  const sha256 = await sha256Hex(raw);
+  const key = `${QUARANTINE_PREFIX}${now.toISOString().slice(0, 10)}/${sha256}.json`;
+  try {
+    if (!(await bucket.head(key))) {
+      await bucket.put(key, raw, {
+        httpMetadata: { contentType: "application/json" },
+        customMetadata: { route, receivedAt: now.toISOString(), sha256 },
+      });
+    }
+  } catch (error) {
+    // The body could not be kept: a 5xx makes the provider send it again.
+    log.error("quarantine_failed", { route, error });
+    throw new ApiError(503, "quarantine_failed", "the callback could not be kept; please retry");
+  }
+  log.warn("callback_quarantined", { route, key });
+  return key;
+}
