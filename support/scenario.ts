@@ -12,71 +12,16 @@
 // are checked for presence and hash, and read back by the e2e test.
 
 import { type Client, HttpError, type TaskStatus } from "./client.ts";
+import kieCoverSuccess from "./fixtures/kie.cover.success.json" with { type: "json" };
 import kieMusicText from "./fixtures/kie.music.text.json" with { type: "json" };
 import { atOrigin, type ServedFile, withTaskId } from "./fixtures/rewrite.ts";
+import sunoapiLyricsComplete from "./fixtures/sunoapi.lyrics.complete.json" with { type: "json" };
+import sunoapiMidiComplete from "./fixtures/sunoapi.midi.complete.json" with { type: "json" };
 import sunoapiMusicComplete from "./fixtures/sunoapi.music.complete.json" with { type: "json" };
 import sunoapiSplitStem from "./fixtures/sunoapi.separation.split-stem.json" with { type: "json" };
 import sunoapiVideo from "./fixtures/sunoapi.video.success.json" with { type: "json" };
+import sunoapiWavSuccess from "./fixtures/sunoapi.wav.success.json" with { type: "json" };
 import { mediaSha256 } from "./pattern.ts";
-
-// Interim: the documented payloads of PROVIDERS.md §2 until the family branch's fixtures land.
-const sunoapiWavSuccess = {
-  code: 200,
-  msg: "success",
-  data: { audioWavUrl: "https://tempfile.aiquickdraw.com/s/04e6a1e7c2b5e727.wav", task_id: "988e4c1d8c3" },
-};
-const kieCoverSuccess = {
-  code: 200,
-  msg: "success",
-  data: {
-    taskId: "21aee3c3c2a01fa5e030b3799fa4dd56",
-    images: [
-      "https://tempfile.aiquickdraw.com/s/1753958521_6c1b3015141849d1a9bf17b738ce9347.png",
-      "https://tempfile.aiquickdraw.com/s/1753958524_c153143acc6340908431cf0e90cbce9e.png",
-    ],
-  },
-};
-const sunoapiLyricsComplete = {
-  code: 200,
-  msg: "All generated successfully.",
-  data: {
-    callbackType: "complete",
-    taskId: "11dc4e1c8b0f",
-    data: [
-      {
-        text: "[Verse]\nCity lights on the water\nEngines humming low\n\n[Chorus]\nDrive on, drive on",
-        title: "Neon Skyline",
-        status: "complete",
-        errorMessage: "",
-      },
-      {
-        text: "[Verse]\nSalt on the window\nTide coming in\n\n[Chorus]\nHold on, hold on",
-        title: "Harbour Lights",
-        status: "complete",
-        errorMessage: "",
-      },
-    ],
-  },
-};
-const kieMidiComplete = {
-  code: 200,
-  msg: "success",
-  task_id: "5c79be0f9a3e2b1d",
-  data: {
-    state: "complete",
-    instruments: [
-      {
-        name: "Drums",
-        notes: [
-          { pitch: 36, start: 0, end: 0.25, velocity: 110 },
-          { pitch: 38, start: "0.5", end: "0.75", velocity: 96 },
-        ],
-      },
-      { name: "Bass", notes: [{ pitch: 40, start: 0, end: 1.9, velocity: 90 }] },
-      { name: "Piano", notes: [{ pitch: 64, start: "0", end: "2.5", velocity: 80 }] },
-    ],
-  },
-};
 
 export type Kind = "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi";
 
@@ -259,7 +204,7 @@ export function planScenario(options: { originUrl: string; sizes?: MediaSizes; r
   const lyricsId = `sim-${runId}-lyrics`;
   const lyrics = local(sunoapiLyricsComplete, lyricsId);
   const midiId = `sim-${runId}-midi`;
-  const midi = local(kieMidiComplete, midiId);
+  const midi = local(sunoapiMidiComplete, midiId);
 
   const step = (taskId: string, label: string, body: unknown, extra: Partial<CallbackStep> = {}) => ({
     taskId,
@@ -289,7 +234,7 @@ export function planScenario(options: { originUrl: string; sizes?: MediaSizes; r
       step(wavId, "wav conversion", wav.body, { kind: "wav", final: true }),
       step(coverId, "cover images (2 PNGs)", cover.body, { final: true }),
       step(lyricsId, "lyrics (2 texts)", lyrics.body, { kind: "lyrics", final: true }),
-      step(midiId, "midi (3 instruments)", midi.body, { final: true }),
+      step(midiId, "midi (2 instruments)", midi.body, { final: true }),
       step(musicId, "music complete (duplicate)", complete.body, { kind: "music", duplicate: true }),
       step(musicId, "music first (late, after complete)", first, { kind: "music", duplicate: true }),
     ],

@@ -16,12 +16,16 @@
 //   unknown a callback of a shape stemvault does not know, whose strings carry HTML/script
 //           payloads and whose one media link is salvaged
 
+import kieCoverSuccess from "../../support/fixtures/kie.cover.success.json" with { type: "json" };
 import kieMusicText from "../../support/fixtures/kie.music.text.json" with { type: "json" };
+import sunoapiLyricsComplete from "../../support/fixtures/sunoapi.lyrics.complete.json" with { type: "json" };
+import sunoapiMidiComplete from "../../support/fixtures/sunoapi.midi.complete.json" with { type: "json" };
 import sunoapiMusicComplete from "../../support/fixtures/sunoapi.music.complete.json" with { type: "json" };
 import sunoapiSeparateVocal from "../../support/fixtures/sunoapi.separation.separate-vocal.json" with {
   type: "json",
 };
 import sunoapiVideo from "../../support/fixtures/sunoapi.video.success.json" with { type: "json" };
+import sunoapiWavSuccess from "../../support/fixtures/sunoapi.wav.success.json" with { type: "json" };
 import { mp4Prefix, pngCover, type ServedMedia, wavTone } from "./media-origin.ts";
 
 /** Each payload sets `window.__xss` if it ever runs. */
@@ -184,29 +188,20 @@ export function planTasks(origin: string, runId: string): Plan {
     return body;
   };
 
-  // The documented shapes (PROVIDERS.md §2): WAV and MIDI with `task_id`, cover and sunoapi's
-  // lyrics with camelCase `taskId`, MIDI's at the top level.
-  const wav = {
-    code: 200,
-    msg: "success",
-    data: { audioWavUrl: `${origin}/converted.wav`, task_id: ids.wav },
-  };
-  const cover = {
-    code: 200,
-    msg: "success",
-    data: { taskId: ids.cover, images: [`${origin}/art-1.png`, `${origin}/art-2.png`] },
-  };
-  const lyrics = {
-    code: 200,
-    msg: "All generated successfully.",
-    data: { callbackType: "complete", taskId: ids.lyrics, data: LYRICS },
-  };
-  const midi = {
-    code: 200,
-    msg: "success",
-    task_id: ids.midi,
-    data: { state: "complete", instruments: MIDI_INSTRUMENTS },
-  };
+  // The documented fixtures: WAV with `data.task_id`, cover and sunoapi's lyrics with camelCase
+  // `data.taskId`, MIDI's `task_id` at the top level.
+  const wav = clone(sunoapiWavSuccess) as Json;
+  Object.assign(wav.data as Json, { task_id: ids.wav, audioWavUrl: `${origin}/converted.wav` });
+  const cover = clone(kieCoverSuccess) as Json;
+  Object.assign(cover.data as Json, {
+    taskId: ids.cover,
+    images: [`${origin}/art-1.png`, `${origin}/art-2.png`],
+  });
+  const lyrics = clone(sunoapiLyricsComplete) as Json;
+  Object.assign(lyrics.data as Json, { taskId: ids.lyrics, data: LYRICS });
+  const midi = clone(sunoapiMidiComplete) as Json;
+  midi.task_id = ids.midi;
+  (midi.data as Json).instruments = MIDI_INSTRUMENTS;
   const unknownBody = JSON.stringify({
     code: 200,
     msg: UNKNOWN_XSS.msg,
