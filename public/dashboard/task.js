@@ -294,10 +294,19 @@ export function taskView(context, taskId) {
     const message = (/** @type {string | null} */ text) => (text ? h("q", {}, text) : null);
 
     items.push(item(next.createdAt, "Task recorded", [h("span", { class: "muted" }, next.kind)]));
-    if (Array.isArray(callbacks.history) && callbacks.history.length > 0) {
+    /** Callbacks, recognised or not, in the order they arrived. @type {[string, HTMLElement][]} */
+    const arrivals = [];
+    for (const entry of next.unrecognizedCallbacks ?? []) {
+      arrivals.push([
+        entry.receivedAt,
+        item(entry.receivedAt, "Callback not recognised", [h("code", {}, entry.route)], "is-unrecognized"),
+      ]);
+    }
+    if (Array.isArray(callbacks.history)) {
       for (const entry of callbacks.history) {
         const dupes = entry.duplicates ?? 0;
-        items.push(
+        arrivals.push([
+          entry.at,
           item(
             entry.at,
             `Callback: ${entry.stage ?? "unknown stage"}`,
@@ -310,7 +319,7 @@ export function taskView(context, taskId) {
             ],
             entry.stage === "error" ? "is-error" : "",
           ),
-        );
+        ]);
       }
     } else if (callbacks.received > 0) {
       items.push(item(callbacks.firstAt, "First callback", []));
@@ -323,6 +332,8 @@ export function taskView(context, taskId) {
         ),
       );
     }
+    arrivals.sort(([a], [b]) => Date.parse(a) - Date.parse(b));
+    items.push(...arrivals.map(([, node]) => node));
     if (next.reconcile && next.reconcile.attempts > 0) {
       const { reconcile } = next;
       items.push(

@@ -269,8 +269,8 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
     );
 
     await page.getByLabel("Kind").selectOption("video");
-    await expect.poll(() => row(plan.ids.music).count()).toBe(0);
-    expect(await row(plan.ids.video).count()).toBe(1);
+    await expect.poll(() => row(plan.ids.video).count()).toBe(1);
+    expect(await row(plan.ids.midi).count()).toBe(0);
     const kinds = await page.locator('tbody [data-label="Kind"]').allTextContents();
     expect(new Set(kinds)).toEqual(new Set(["video"]));
     expect(page.url()).toContain("kind=video");
@@ -546,6 +546,9 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
     expect(await page.locator('img[src="x"], main script, main b').count()).toBe(0);
     expect(await raw.textContent()).toContain(UNKNOWN_XSS.msg.replaceAll('"', '\\"'));
     expect(await page.locator(".timeline").textContent()).toContain("1 not recognised");
+    expect(await page.locator(".timeline li.is-unrecognized").textContent()).toContain(
+      "Callback not recognised/callbacks",
+    );
 
     // The media link inside it was archived as a file of the task and shows as an image.
     const salvaged = status.assets.find((asset) => asset.role === "file");
