@@ -469,7 +469,11 @@ export function taskView(context, taskId) {
    * @param {Track | null} track
    */
   function assetCard(asset, track) {
-    const short = track ? asset.name.slice(track.id.length + 1) : asset.name;
+    const short = track
+      ? asset.name.slice(track.id.length + 1)
+      : MADE.has(asset.role) && asset.key
+        ? (asset.key.split("/").pop() ?? asset.name)
+        : asset.name;
     const download =
       asset.url && asset.key
         ? `${status?.taskId ?? taskId}-${asset.key.split("/").slice(2).join("-")}`
