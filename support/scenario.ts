@@ -158,7 +158,10 @@ export function planScenario(options: { originUrl: string; sizes?: MediaSizes; r
       if (key.endsWith("image_url")) return { seed, size: sizes.cover + 12_345 * index };
       if (key === "video_url") return { seed, size: sizes.video, chunked: true };
       if (key === "audioWavUrl" || key === "audio_wav_url") return { seed, size: sizes.wav };
-      if (key === "images") return { seed, size: sizes.cover + 23_456 * index };
+      // A PNG's bytes after its IHDR tag are pattern here, read as the next chunk's length by the
+      // receiver's content sniffing (file-type), which takes the file for PNG only for some seeds
+      // (0–13, 32–49, …); 40 and 41 are two of them.
+      if (key === "images") return { seed: 40 + index, size: sizes.cover + 23_456 * index };
       const spread = ((sizes.stemMax - sizes.stemMin) * stems) / 11;
       return { seed, size: Math.round(sizes.stemMin + spread + 1_000 * stems++) };
     });
