@@ -6,6 +6,7 @@ import type { TaskStatus } from "../../src/tasks/status";
 import { taskStub } from "../../src/tasks/stub";
 import { fixtures, getFixture } from "../../support/fixtures";
 import type { ServedFile } from "../../support/fixtures/rewrite";
+import { listTasks, waitForIndexedStatus } from "../helpers/index";
 import { atOrigin, expectedSha256, originBytes, r2Sha256 } from "../helpers/media";
 import {
   bearer,
@@ -323,5 +324,22 @@ describe("nothing authenticated is thrown away", () => {
       history: [expect.objectContaining({ code: 200 })],
     });
     await expectArchived(status, files);
+  });
+});
+
+describe("the list", () => {
+  it("filters by every kind, unknown too", async () => {
+    const unknown = uniqueId("list-unknown");
+    expect((await postCallback({ code: 200, data: { task_id: unknown, shape: "new" } })).status).toBe(200);
+    const { taskId: lyrics } = await post("sunoapi.lyrics.error.json");
+    await waitForIndexedStatus(unknown);
+    await waitForIndexedStatus(lyrics);
+    const ids = async (kind: string) =>
+      (await listTasks({ kind, limit: "200" })).body.tasks.map((task) => task.taskId);
+    expect(await ids("unknown")).toContain(unknown);
+    expect(await ids("unknown")).not.toContain(lyrics);
+    expect(await ids("lyrics")).toContain(lyrics);
+    for (const kind of ["wav", "cover", "midi"]) expect((await listTasks({ kind })).status).toBe(200);
+    expect((await listTasks({ kind: "persona" })).status).toBe(400);
   });
 });
