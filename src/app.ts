@@ -4,6 +4,7 @@ import { events } from "./api/events";
 import { list } from "./api/list";
 import { media } from "./api/media";
 import { documentApi } from "./api/openapi";
+import { quarantineApi } from "./api/quarantine";
 import { tasks } from "./api/tasks";
 import { validationHook } from "./api/validation";
 import { callbacks } from "./callbacks/route";
@@ -40,6 +41,7 @@ app.route("/tasks", list);
 app.route("/tasks", tasks);
 app.route("/tasks", events);
 app.route("/media", media);
+app.route("/quarantine", quarantineApi);
 documentApi(app);
 
 app.notFound((c) =>

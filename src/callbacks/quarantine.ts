@@ -1,5 +1,6 @@
 import { sha256Hex } from "../core/crypto";
 import { ApiError } from "../core/errors";
+import { quarantineKey } from "../core/keys";
 import { log } from "../core/log";
 
 /**
@@ -9,9 +10,6 @@ import { log } from "../core/log";
  * (the provider's retries of it land on the same key); the route and the receive time are its
  * custom metadata. An R2 lifecycle rule deletes them after QUARANTINE_DAYS.
  */
-export const QUARANTINE_PREFIX = "quarantine/";
-export const QUARANTINE_KEY = /^quarantine\/\d{4}-\d{2}-\d{2}\/[0-9a-f]{64}\.json$/;
-
 export async function quarantine(
   bucket: R2Bucket,
   raw: string,
@@ -19,7 +17,7 @@ export async function quarantine(
   now = new Date(),
 ): Promise<string> {
   const sha256 = await sha256Hex(raw);
-  const key = `${QUARANTINE_PREFIX}${now.toISOString().slice(0, 10)}/${sha256}.json`;
+  const key = quarantineKey(now, sha256);
   try {
     if (!(await bucket.head(key))) {
       await bucket.put(key, raw, {

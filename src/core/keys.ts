@@ -143,3 +143,13 @@ const ARCHIVE_KEY = new RegExp(
 
 /** True only for keys of the archive's layout; anything else is never served. */
 export const isArchiveKey = (key: string) => ARCHIVE_KEY.test(key);
+
+/**
+ * Quarantined callback bodies (authenticated, but with no task id to file them under):
+ * `quarantine/<YYYY-MM-DD>/<sha256 of the body>.json`. Outside every task's prefix, never
+ * served by `/media` (isArchiveKey does not match them), only by `GET /quarantine/...`.
+ */
+export const QUARANTINE_PREFIX = "quarantine/";
+export const QUARANTINE_KEY = /^quarantine\/\d{4}-\d{2}-\d{2}\/[0-9a-f]{64}\.json$/;
+export const quarantineKey = (receivedAt: Date, sha256: string) =>
+  `${QUARANTINE_PREFIX}${receivedAt.toISOString().slice(0, 10)}/${sha256}.json`;

@@ -2,16 +2,23 @@ import { z } from "zod";
 import type { Config } from "../core/config";
 import type { TaskKind } from "../core/ids";
 import { musicAssets, separationAssets, separationType, trackInfo } from "./media-rules";
-import type { AssetSpec, Stage, TaskUpdate, TrackInfo } from "./model";
+import type { AssetSpec, Stage, TaskResults, TaskUpdate, TrackInfo } from "./model";
+import { familyDetails } from "./record-info-family";
 
 /**
  * The provider's "get details" endpoint per kind (same paths on sunoapi.org and kie.ai). Cover
- * images have none documented, and an `unknown` task has no kind to ask about: neither is polled.
+ * images have none documented: they are not polled (nor confirmable). An `unknown` task is asked
+ * about as a kie.ai Market job, whose record-info names the kind its result produced.
  */
 export const RECORD_INFO_PATHS: Partial<Record<TaskKind, string>> = {
   music: "/api/v1/generate/record-info",
   separation: "/api/v1/vocal-removal/record-info",
   video: "/api/v1/mp4/record-info",
+  wav: "/api/v1/wav/record-info",
+  lyrics: "/api/v1/lyrics/record-info",
+  midi: "/api/v1/midi/record-info",
+  // A task whose callbacks were all unrecognised: most likely a kie.ai Market job (§9.2).
+  unknown: "/api/v1/jobs/recordInfo",
 };
 
 /** Whether tasks of this kind can be polled (and their URLs confirmed) at all. */
@@ -90,8 +97,7 @@ function urlsOf(assets: AssetSpec[]): Set<string> {
  * not reach us) is judged by its content, never as a failure.
  */
 export function mapRecordInfo(kind: TaskKind, taskId: string, data: unknown): RecordInfo | null {
-  if (kind !== "music" && kind !== "separation" && kind !== "video") return null;
-  const base = { taskId, kind, via: "poll" as const, tracks: [] as TrackInfo[], separationType: null };
+  let base = { taskId, kind, via: "poll" as const, tracks: [] as TrackInfo[], separationType: null };
   let status: string;
   let assets: AssetSpec[] = [];
   let tracks: TrackInfo[] = [];
@@ -99,8 +105,14 @@ export function mapRecordInfo(kind: TaskKind, taskId: string, data: unknown): Re
   let errorCode: number | string | null | undefined;
   let errorMessage: string | null | undefined;
   let progress: Stage | null = null;
+  let results: TaskResults | undefined;
 
-  if (kind === "music") {
+  if (kind !== "music" && kind !== "separation" && kind !== "video") {
+    const details = familyDetails(kind === "unknown" ? "market" : kind, taskId, data);
+    if (!details) return null;
+    ({ status, assets, tracks, results, errorCode, errorMessage } = details);
+    if (details.kind) base = { ...base, kind: details.kind };
+  } else if (kind === "music") {
     const parsed = MusicDetails.safeParse(data);
     if (!parsed.success) return null;
     ({ status, errorCode, errorMessage } = parsed.data);
@@ -165,6 +177,7 @@ export function mapRecordInfo(kind: TaskKind, taskId: string, data: unknown): Re
       tracks,
       assets,
       separationType: sepType,
+      ...(results ? { results } : {}),
     },
   };
 }
