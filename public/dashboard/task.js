@@ -684,10 +684,18 @@ export function taskView(context, taskId) {
       const unread = status?.unrecognizedCallbacks?.length ?? 0;
       const answer = await retryTask(taskId);
       const count = typeof answer?.requeued === "number" ? answer.requeued : null;
-      say(
-        (count === null ? "Retry requested." : `Re-queued ${count} file${count === 1 ? "" : "s"}.`) +
-          (unread > 0 ? ` Read ${unread} unrecognised callback${unread === 1 ? "" : "s"} again.` : ""),
-      );
+      // `reparsed`: how many kept callbacks this version now recognises (and applied).
+      const reparsed = typeof answer?.reparsed === "number" ? answer.reparsed : null;
+      const plural = (/** @type {number} */ n) => (n === 1 ? "" : "s");
+      const reread =
+        unread === 0
+          ? ""
+          : reparsed === null
+            ? ` Read ${unread} unrecognised callback${plural(unread)} again.`
+            : reparsed > 0
+              ? ` ${reparsed} unrecognised callback${plural(reparsed)} now recognised.`
+              : " This version does not recognise the kept callbacks either.";
+      say((count === null ? "Retry requested." : `Re-queued ${count} file${plural(count)}.`) + reread);
       await load();
     } catch (error) {
       failed(error);
