@@ -911,13 +911,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description the raw body (Content-Disposition: attachment) */
+                /** @description the raw body, any JSON, as it arrived (Content-Disposition: attachment) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": string;
+                        "application/json": unknown;
                     };
                 };
                 /** @description missing or invalid bearer token */

@@ -198,8 +198,8 @@ export function documentApi(app: OpenAPIHono<AppEnv>): void {
     },
     responses: {
       200: {
-        description: "the raw body (Content-Disposition: attachment)",
-        content: { "application/json": { schema: z.string().openapi({ format: "binary" }) } },
+        description: "the raw body, any JSON, as it arrived (Content-Disposition: attachment)",
+        content: { "application/json": { schema: z.unknown() } },
       },
       ...errors({ 401: "missing or invalid bearer token", 404: "no such quarantined body" }),
     },

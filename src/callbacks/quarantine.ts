@@ -4,9 +4,10 @@ import { quarantineKey } from "../core/keys";
 import { log } from "../core/log";
 
 /**
- * `quarantine/<YYYY-MM-DD>/<sha256>.json`: the raw body of an authenticated callback that names
- * no valid task id (or contradicts the kind its URL names), so that nothing a provider was paid
- * for is thrown away even when stemvault cannot file it. One object per distinct body and day
+ * `quarantine/<YYYY-MM-DD>/<sha256>.json`: the raw body of an authenticated callback refused with
+ * a 400 — it names no valid task id, contradicts the kind its URL or its task names, or would
+ * exceed MAX_ASSETS_PER_TASK — so that nothing a provider was paid for is thrown away even when
+ * stemvault cannot file it. One object per distinct body and day
  * (the provider's retries of it land on the same key); the route and the receive time are its
  * custom metadata. An R2 lifecycle rule deletes them after QUARANTINE_DAYS.
  */

@@ -38,7 +38,8 @@ callbacks.use("*", sourceGate, (c, next) =>
  * recorded the callback and sent the queue messages of its new assets; if the send failed, a
  * 503 makes the provider retry (the object's watchdog re-sends them meanwhile). An authenticated
  * body is never thrown away: one of a shape stemvault does not know is recorded on its task
- * (`recognized: false`), one that names no task it can be filed under is quarantined.
+ * (`recognized: false`); one refused with a 400 after the source checks (no task id, a kind that
+ * contradicts the route or the task, too many files) is quarantined.
  */
 const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   const raw = await c.req.text();
@@ -73,7 +74,10 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   }
   const limit = cfg.maxAssetsPerTask;
   const files = new Set(update.assets.map((asset) => asset.name)).size;
-  if (update.recognized && files > limit) throw tooManyAssets(taskId, files, limit);
+  if (update.recognized && files > limit) {
+    await quarantine(c.env.MEDIA, raw, route);
+    throw tooManyAssets(taskId, files, limit);
+  }
   const hash = await sha256Hex(JSON.stringify(body));
   // Where the callback arrived is the base of the links in the task's events (unless PUBLIC_URL).
   const origin = new URL(c.req.url).origin;
@@ -85,13 +89,18 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
       "the callback was recorded, but its media jobs could not be enqueued yet; please retry",
     );
   }
-  if (result.outcome === "too_many_assets") throw tooManyAssets(taskId, result.total, result.limit);
+  if (result.outcome === "too_many_assets") {
+    await quarantine(c.env.MEDIA, raw, route);
+    throw tooManyAssets(taskId, result.total, result.limit);
+  }
   if (result.outcome === "deleted") {
     // Answered like a duplicate, so the provider stops; nothing is recorded or downloaded.
     log.info("callback_ignored", { taskId, reason: "task_deleted" });
     return c.json({ status: "received", taskId, duplicate: true });
   }
   if (result.outcome === "kind_conflict") {
+    // Refused, as before (the task is of another kind), but kept: nothing authenticated is lost.
+    await quarantine(c.env.MEDIA, raw, route);
     const named = update.recognized ? update.kind : "unknown";
     throw new ApiError(400, "invalid_payload", `task ${taskId} is a ${result.kind} task, not ${named}`);
   }

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/crypto";
-import { bearer, postCallback, request, uniqueId } from "../helpers/worker";
+import { originBytes } from "../helpers/media";
+import { bearer, postCallback, request, settled, uniqueId, waitForStatus } from "../helpers/worker";
 
 interface Listed {
   items: { key: string; receivedAt: string; route: string; bytes: number; sha256: string }[];
@@ -25,6 +26,29 @@ describe("the quarantine", () => {
     const object = await env.MEDIA.get(await keyOf(raw));
     expect(await object?.text()).toBe(raw);
     expect(object?.customMetadata).toMatchObject({ route: "/callbacks/wav", receivedAt: expect.any(String) });
+  });
+
+  it("keeps a callback refused for its task's kind, and one with too many files", async () => {
+    const taskId = uniqueId("conflict");
+    const video = {
+      code: 200,
+      msg: "ok",
+      data: { task_id: taskId, video_url: originBytes("v.mp4", 500, 61) },
+    };
+    expect((await postCallback(video)).status).toBe(200);
+    await waitForStatus(taskId, settled); // nothing of it still in flight when the test ends
+    const wav = JSON.stringify({
+      code: 200,
+      msg: "ok",
+      data: { task_id: taskId, audioWavUrl: "https://musicfile.api.box/a.wav" },
+    });
+    expect((await postCallback(null, { raw: wav })).status).toBe(400);
+    expect(await env.MEDIA.head(await keyOf(wav))).not.toBeNull();
+    const images = Array.from({ length: 5 }, (_, i) => `https://musicfile.api.box/${i}.png`);
+    const many = JSON.stringify({ code: 200, msg: "ok", data: { taskId: uniqueId("many"), images } });
+    const refused = await postCallback(null, { raw: many, vars: { MAX_ASSETS_PER_TASK: "3" } });
+    expect(refused.status).toBe(400);
+    expect(await env.MEDIA.head(await keyOf(many))).not.toBeNull();
   });
 
   it("keeps one object per distinct body, however often it is sent", async () => {
