@@ -5,6 +5,7 @@ import { list } from "./api/list";
 import { media } from "./api/media";
 import { documentApi } from "./api/openapi";
 import { provider } from "./api/provider";
+import { quarantineApi } from "./api/quarantine";
 import { tasks } from "./api/tasks";
 import { validationHook } from "./api/validation";
 import { callbacks } from "./callbacks/route";
@@ -42,6 +43,7 @@ app.route("/tasks", tasks);
 app.route("/tasks", events);
 app.route("/media", media);
 app.route("/provider", provider);
+app.route("/quarantine", quarantineApi);
 documentApi(app);
 
 app.notFound((c) =>

@@ -16,7 +16,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description only tasks of this kind */
-                    kind?: "music" | "separation" | "video";
+                    kind?: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi" | "unknown";
                     /** @description only tasks in this state */
                     state?: "awaiting_callback" | "in_progress" | "succeeded" | "failed";
                     /** @description only tasks whose archive is in this state */
@@ -324,7 +324,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-enqueue every failed or stuck asset of a task */
+        /** Re-enqueue every failed or stuck asset of a task, and parse its unrecognised callbacks again */
         post: {
             parameters: {
                 query?: never;
@@ -473,6 +473,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/quarantine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List quarantined callback bodies, newest first
+         * @description Bodies that passed the source checks but named no valid task id (answered 400 invalid_payload), kept for QUARANTINE_DAYS. One per distinct body and day.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description `nextCursor` of the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description one page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QuarantineList"];
+                    };
+                };
+                /** @description invalid request (`issues` names the offending fields) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description not available: API_TOKEN is not configured, or the index or R2 failed */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/callbacks": {
         parameters: {
             query?: never;
@@ -513,7 +583,7 @@ export interface paths {
                         "application/json": components["schemas"]["CallbackAnswer"];
                     };
                 };
-                /** @description `invalid_json`, `invalid_payload` (with `issues`), `too_many_assets` */
+                /** @description `invalid_json`, `invalid_payload` (with `issues`; an authenticated body without a valid task id, or contradicting `{kind}`, is kept in the quarantine), `too_many_assets` */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -590,7 +660,7 @@ export interface paths {
                 };
                 path: {
                     /** @description a payload of another kind is a 400 */
-                    kind: "music" | "separation" | "video";
+                    kind: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi";
                 };
                 cookie?: never;
             };
@@ -609,7 +679,7 @@ export interface paths {
                         "application/json": components["schemas"]["CallbackAnswer"];
                     };
                 };
-                /** @description `invalid_json`, `invalid_payload` (with `issues`), `too_many_assets` */
+                /** @description `invalid_json`, `invalid_payload` (with `issues`; an authenticated body without a valid task id, or contradicting `{kind}`, is kept in the quarantine), `too_many_assets` */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3312,6 +3382,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/quarantine/{day}/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One quarantined callback body, as it arrived (an attachment) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    day: string;
+                    /** @description `<sha256 of the body>.json` */
+                    file: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the raw body, any JSON, as it arrived (Content-Disposition: attachment) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": unknown;
+                    };
+                };
+                /** @description missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no such quarantined body */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -3408,7 +3536,7 @@ export interface components {
             /** @example 2fac9f72 */
             taskId: string;
             /** @enum {string} */
-            kind: "music" | "separation" | "video";
+            kind: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi" | "unknown";
             /** @enum {string} */
             state: "awaiting_callback" | "in_progress" | "succeeded" | "failed";
             /** @enum {string|null} */
@@ -3445,8 +3573,11 @@ export interface components {
         };
         TaskStatus: {
             taskId: string;
-            /** @enum {string} */
-            kind: "music" | "separation" | "video";
+            /**
+             * @description `unknown` while every callback of the task was unrecognised
+             * @enum {string}
+             */
+            kind: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi" | "unknown";
             /** @enum {string} */
             state: "awaiting_callback" | "in_progress" | "succeeded" | "failed";
             /** @enum {string|null} */
@@ -3473,6 +3604,7 @@ export interface components {
                  * @example 2026-11-30T12:00:00.000Z
                  */
                 lastAt: string | null;
+                unrecognized: number;
                 history: {
                     /**
                      * Format: date-time
@@ -3486,6 +3618,18 @@ export interface components {
                     duplicates: number;
                 }[];
             };
+            unrecognizedCallbacks: components["schemas"]["UnrecognizedCallback"][];
+            lyrics?: {
+                title: string | null;
+                text: string | null;
+                status: string | null;
+                error: string | null;
+            }[];
+            midi?: {
+                instruments: number;
+                notes: number;
+                durationSeconds: number;
+            } | null;
             archive: {
                 /** @enum {string} */
                 state: "none" | "archiving" | "archived" | "failed";
@@ -3528,12 +3672,21 @@ export interface components {
                 };
             } | null;
         };
+        UnrecognizedCallback: {
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            receivedAt: string;
+            route: string;
+            body: string;
+        };
         AssetStatus: {
             /** @example 8551f4d5/audio */
             name: string;
             /** @enum {string} */
-            role: "audio" | "cover" | "stem" | "video";
-            sourceUrl: string;
+            role: "audio" | "cover" | "stem" | "video" | "image" | "lyrics" | "midi" | "notes" | "file";
+            sourceUrl: string | null;
             /** @enum {string} */
             state: "queued" | "downloading" | "stored" | "failed";
             /** @enum {string} */
@@ -3554,7 +3707,7 @@ export interface components {
             /** @example evt_3f0c6d0e8b9a4c1d9e2f3a4b5c6d7e8f */
             id: string;
             /** @enum {string} */
-            type: "task.archived" | "task.failed";
+            type: "task.archived" | "task.failed" | "callback.unrecognized";
             /** @enum {string} */
             state: "pending" | "delivered" | "failed";
             attempts: number;
@@ -3585,11 +3738,13 @@ export interface components {
         Registration: {
             taskId: string;
             /** @enum {string} */
-            kind: "music" | "separation" | "video";
+            kind: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi";
         };
         RetryResult: {
             taskId: string;
             requeued: number;
+            /** @description unrecognised callbacks this version now recognises, applied as if just received */
+            reparsed: number;
         };
         Deleted: {
             /** @description R2 objects removed (media and manifest) */
@@ -3599,14 +3754,33 @@ export interface components {
             taskId: string;
             event: components["schemas"]["EventStatus"];
         };
+        QuarantineList: {
+            items: components["schemas"]["QuarantineItem"][];
+            nextCursor: string | null;
+        };
+        QuarantineItem: {
+            /** @example quarantine/2026-11-30/abababababababababababababababababababababababababababababababab.json */
+            key: string;
+            /** Format: date-time */
+            receivedAt: string;
+            /** @example /callbacks */
+            route: string;
+            bytes: number;
+            sha256: string;
+        };
         CallbackAnswer: {
             /** @enum {string} */
             status: "received";
             /** @example 2fac9f72 */
             taskId: string;
             duplicate: boolean;
+            /**
+             * @description present (false) when the callback's shape is not one stemvault knows: it was kept raw on the task, its allowed media URLs salvaged; a retry of the task parses it again
+             * @enum {boolean}
+             */
+            recognized?: false;
         };
-        /** @description A callback of sunoapi.org or kie.ai: music generation (`data.callbackType`), vocal separation (`data.vocal_removal_info` / `vocal_separation_info`) or music video (`data.video_url`). */
+        /** @description A callback of sunoapi.org or kie.ai: music generation (`data.callbackType`), vocal separation (`data.vocal_removal_info` / `vocal_separation_info`), music video (`data.video_url`), WAV (`data.audioWavUrl` / `audio_wav_url`), cover images (`data.images`), lyrics (`data.callbackType` with texts), MIDI (`data.instruments`), or a kie.ai Market job (`data.callbackType: task_completed`, `data.resultJson`). Any other JSON body with a valid task id is recorded too (`recognized: false`). */
         Callback: ({
             code: number;
             msg?: string | null;
@@ -3666,6 +3840,113 @@ export interface components {
                 task_id?: string;
                 taskId?: string;
                 video_url: string | null;
+            } & {
+                [key: string]: unknown;
+            };
+            taskId?: string;
+            task_id?: string;
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            code: number;
+            msg?: string | null;
+            data: {
+                task_id?: string;
+                taskId?: string;
+                audioWavUrl?: string | null;
+                audio_wav_url?: string | null;
+            } & {
+                [key: string]: unknown;
+            };
+            taskId?: string;
+            task_id?: string;
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            code: number;
+            msg?: string | null;
+            data: {
+                task_id?: string;
+                taskId?: string;
+                images?: string[] | null;
+            } & {
+                [key: string]: unknown;
+            };
+            taskId?: string;
+            task_id?: string;
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            code: number;
+            msg?: string | null;
+            data: {
+                task_id?: string;
+                taskId?: string;
+                callbackType?: string | null;
+                data?: ({
+                    text?: string | null;
+                    title?: string | null;
+                    status?: string | null;
+                    errorMessage?: string | null;
+                    error_message?: string | null;
+                } & {
+                    [key: string]: unknown;
+                })[] | null;
+                lyricsData?: ({
+                    text?: string | null;
+                    title?: string | null;
+                    status?: string | null;
+                    errorMessage?: string | null;
+                    error_message?: string | null;
+                } & {
+                    [key: string]: unknown;
+                })[] | null;
+            } & {
+                [key: string]: unknown;
+            };
+            taskId?: string;
+            task_id?: string;
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            code: number;
+            msg?: string | null;
+            data: {
+                task_id?: string;
+                taskId?: string;
+                state?: string | null;
+                instruments?: ({
+                    name?: string | null;
+                    notes: ({
+                        pitch: number;
+                        start: number | string;
+                        end: number | string;
+                        velocity: number;
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                } & {
+                    [key: string]: unknown;
+                })[] | null;
+            } & {
+                [key: string]: unknown;
+            };
+            taskId?: string;
+            task_id?: string;
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            code: number;
+            msg?: string | null;
+            data: {
+                task_id?: string;
+                taskId?: string;
+                callbackType?: string | null;
+                state: string;
+                resultJson?: string | null;
+                failCode?: string | number | null;
+                failMsg?: string | null;
+                model?: string | null;
             } & {
                 [key: string]: unknown;
             };

@@ -125,7 +125,8 @@ export async function watchSimulatorEvents(
     on
       ? `events   ${endpoint.url} (verifying each with the development secret)`
       : `events   off in this receiver. To watch them arrive here, start it with:\n` +
-          `         npm run dev -- ${devEventsFlags(port)}`,
+          // One flag a line: together they are wider than a 120-column terminal.
+          `         npm run dev -- ${devEventsFlags(port).replace(" --var EVENTS_SECRET", " \\\n           --var EVENTS_SECRET")}`,
   );
   return {
     async summary(taskIds, waitMs) {
@@ -137,7 +138,9 @@ export async function watchSimulatorEvents(
       const late = missing();
       return (
         `Events: ${endpoint.received.length} received, ${verified} verified` +
-        (late.length > 0 ? `; none yet for ${late.join(", ")}` : "; one for every task") +
+        (late.length > 0
+          ? `; none yet for:\n${late.map((id) => `  ${id}`).join("\n")}`
+          : "; one for every task") +
         "\n"
       );
     },

@@ -41,6 +41,7 @@ export const JOB_SIZES: MediaSizes = {
   stemMin: 20_000,
   stemMax: 60_000,
   video: 300_000,
+  wav: 80_000,
 };
 
 export interface JobCallback {

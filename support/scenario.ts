@@ -1,22 +1,29 @@
 // The provider, played against a running receiver: the callbacks a Suno-style API sends for one
-// music generation, one 12-stem separation and one music video, with every media file on the
-// local origin (support/origin.ts), then `GET /tasks/:taskId` polled until everything is archived.
+// task of each of the seven kinds — a music generation, a 12-stem separation, a music video, a
+// WAV conversion, a cover-image generation, lyrics and MIDI — with every media file on the local
+// origin (support/origin.ts), then `GET /tasks/:taskId` polled until everything is archived.
 // `npm run simulate` (tools/simulate.ts) draws it; the e2e test (test/e2e/) then downloads every
 // archived file back. No UI in here: callers get `onStep` and `onProgress`.
 //
 // Callback bodies are the documented fixtures (support/fixtures/) with the task ids and media URLs
 // replaced (support/fixtures/rewrite.ts). Each media URL serves pattern bytes of a known size and
 // seed, so the SHA-256 the receiver records can be checked against `mediaSha256(name, size, seed)` (the pattern behind its format's header).
+// Lyrics and MIDI carry data, not URLs: the receiver makes their files itself (`made`), so those
+// are checked for presence and hash, and read back by the e2e test.
 
 import { type Client, HttpError, type TaskStatus } from "./client.ts";
+import kieCoverSuccess from "./fixtures/kie.cover.success.json" with { type: "json" };
 import kieMusicText from "./fixtures/kie.music.text.json" with { type: "json" };
 import { atOrigin, type ServedFile, withTaskId } from "./fixtures/rewrite.ts";
+import sunoapiLyricsComplete from "./fixtures/sunoapi.lyrics.complete.json" with { type: "json" };
+import sunoapiMidiComplete from "./fixtures/sunoapi.midi.complete.json" with { type: "json" };
 import sunoapiMusicComplete from "./fixtures/sunoapi.music.complete.json" with { type: "json" };
 import sunoapiSplitStem from "./fixtures/sunoapi.separation.split-stem.json" with { type: "json" };
 import sunoapiVideo from "./fixtures/sunoapi.video.success.json" with { type: "json" };
+import sunoapiWavSuccess from "./fixtures/sunoapi.wav.success.json" with { type: "json" };
 import { mediaSha256 } from "./pattern.ts";
 
-export type Kind = "music" | "separation" | "video";
+export type Kind = "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi";
 
 /** Sizes in bytes of the generated media. */
 export interface MediaSizes {
@@ -29,6 +36,8 @@ export interface MediaSizes {
   stemMax: number;
   /** The music video, served chunked (no Content-Length), so the receiver uses multipart. */
   video: number;
+  /** The WAV conversion of a track. */
+  wav: number;
 }
 
 /** Realistic sizes for watching it work: about 75 MB in all. */
@@ -38,6 +47,7 @@ export const DEMO_SIZES: MediaSizes = {
   stemMin: 1_000_000,
   stemMax: 3_000_000,
   video: 40_000_000,
+  wav: 20_000_000,
 };
 
 /** About 15 MB in all, for CI; the video still spans three 5 MiB multipart parts. */
@@ -47,11 +57,22 @@ export const TEST_SIZES: MediaSizes = {
   stemMin: 60_000,
   stemMax: 240_000,
   video: 12_000_000,
+  wav: 900_000,
 };
 
 /** One file the receiver should archive, under the asset name the receiver gives it. */
 export interface MediaFile extends ServedFile {
   asset: string;
+  /** The R2 key CONTRACT.md gives it, when the asset is found by key rather than by name. */
+  archiveKey?: string;
+}
+
+/** A file the receiver makes itself from a callback's data (lyrics.json, notes.mid, notes.json). */
+export interface MadeFile {
+  role: "lyrics" | "midi" | "notes";
+  /** Its R2 key (CONTRACT.md, "Kinds"). */
+  archiveKey: string;
+  contentType: string;
 }
 
 export interface PlannedTask {
@@ -60,7 +81,9 @@ export interface PlannedTask {
   files: MediaFile[];
   /** The `source_*` twins: served, but never to be downloaded while the primaries work. */
   twins: ServedFile[];
-  /** Sum of the files' sizes. */
+  /** Files the receiver makes itself; their size is known only once they are made. */
+  made: MadeFile[];
+  /** Sum of the (downloaded) files' sizes. */
   bytes: number;
 }
 
@@ -92,11 +115,35 @@ export const assetName = (file: ServedFile) =>
         ? `${file.holderId}/cover`
         : file.key.replace(/_url$/, "");
 
+/** Where CONTRACT.md puts a file of the new kinds: the WAV and the cover images (n from 1). */
+function archiveKey(kind: Kind, taskId: string, index: number): string | undefined {
+  if (kind === "wav") return `wav/${taskId}/audio.wav`;
+  if (kind === "cover") return `cover/${taskId}/image-${index + 1}.png`;
+  return undefined;
+}
+
+/** Which asset of a status JSON is the planned file: by R2 key for the new kinds, else by name. */
+export const isAsset = (file: MediaFile) => (asset: { name: string; key?: string | null }) =>
+  file.archiveKey ? asset.key === file.archiveKey : asset.name === file.asset;
+
+/** The files a lyrics or MIDI task makes (CONTRACT.md, "Kinds"). */
+function madeFiles(kind: Kind, taskId: string): MadeFile[] {
+  if (kind === "lyrics")
+    return [{ role: "lyrics", archiveKey: `lyrics/${taskId}/lyrics.json`, contentType: "application/json" }];
+  if (kind === "midi")
+    return [
+      { role: "midi", archiveKey: `midi/${taskId}/notes.mid`, contentType: "audio/midi" },
+      { role: "notes", archiveKey: `midi/${taskId}/notes.json`, contentType: "application/json" },
+    ];
+  return [];
+}
+
 /**
  * Plans the callbacks in the order a provider might deliver them: music `text` → music `first`
  * (track 2 not ready: empty URLs) → separation `split_stem` (12 stems) → music `complete`
- * (2 tracks: audio + cover each) → video → the `complete` again (a duplicate) → the `first`
- * again, late, after `complete`.
+ * (2 tracks: audio + cover each) → video → WAV → cover images → lyrics → MIDI → the
+ * `complete` again (a duplicate) → the `first` again, late, after `complete`. The cover and MIDI
+ * callbacks go to `/callbacks`, so the receiver detects their kind from the payload.
  */
 export function planScenario(options: { originUrl: string; sizes?: MediaSizes; runId?: string }): Scenario {
   const sizes = options.sizes ?? DEMO_SIZES;
@@ -110,6 +157,11 @@ export function planScenario(options: { originUrl: string; sizes?: MediaSizes; r
         return { seed, size: Math.round(sizes.audio * (1 + 0.17 * index)), chunked: index === 1 };
       if (key.endsWith("image_url")) return { seed, size: sizes.cover + 12_345 * index };
       if (key === "video_url") return { seed, size: sizes.video, chunked: true };
+      if (key === "audioWavUrl" || key === "audio_wav_url") return { seed, size: sizes.wav };
+      // A PNG's bytes after its IHDR tag are pattern here, read as the next chunk's length by the
+      // receiver's content sniffing (file-type), which takes the file for PNG only for some seeds
+      // (0–13, 32–49, …); 40 and 41 are two of them.
+      if (key === "images") return { seed: 40 + index, size: sizes.cover + 23_456 * index };
       const spread = ((sizes.stemMax - sizes.stemMin) * stems) / 11;
       return { seed, size: Math.round(sizes.stemMin + spread + 1_000 * stems++) };
     });
@@ -117,9 +169,19 @@ export function planScenario(options: { originUrl: string; sizes?: MediaSizes; r
     const served = [...files.values()];
     const media = served
       .filter((file) => !file.key.startsWith("source_"))
-      .map((file) => ({ ...file, asset: assetName(file) }));
+      .map((file, index) => {
+        const key = archiveKey(kind, taskId, index);
+        return { ...file, asset: key ? (key.split("/").pop() as string) : assetName(file), archiveKey: key };
+      });
     const twins = served.filter((file) => file.key.startsWith("source_"));
-    return { taskId, kind, files: media, twins, bytes: media.reduce((sum, file) => sum + file.size, 0) };
+    return {
+      taskId,
+      kind,
+      files: media,
+      twins,
+      made: madeFiles(kind, taskId),
+      bytes: media.reduce((sum, file) => sum + file.size, 0),
+    };
   };
 
   const musicId = `sim-${runId}-music`;
@@ -138,6 +200,14 @@ export function planScenario(options: { originUrl: string; sizes?: MediaSizes; r
   const separation = local(sunoapiSplitStem, stemsId);
   const videoId = `sim-${runId}-video`;
   const video = local(sunoapiVideo, videoId);
+  const wavId = `sim-${runId}-wav`;
+  const wav = local(sunoapiWavSuccess, wavId);
+  const coverId = `sim-${runId}-cover`;
+  const cover = local(kieCoverSuccess, coverId);
+  const lyricsId = `sim-${runId}-lyrics`;
+  const lyrics = local(sunoapiLyricsComplete, lyricsId);
+  const midiId = `sim-${runId}-midi`;
+  const midi = local(sunoapiMidiComplete, midiId);
 
   const step = (taskId: string, label: string, body: unknown, extra: Partial<CallbackStep> = {}) => ({
     taskId,
@@ -152,6 +222,10 @@ export function planScenario(options: { originUrl: string; sizes?: MediaSizes; r
       task(musicId, "music", complete.files),
       task(stemsId, "separation", separation.files),
       task(videoId, "video", video.files),
+      task(wavId, "wav", wav.files),
+      task(coverId, "cover", cover.files),
+      task(lyricsId, "lyrics", lyrics.files),
+      task(midiId, "midi", midi.files),
     ],
     steps: [
       step(musicId, "music text", withTaskId(kieMusicText, musicId), { kind: "music" }),
@@ -160,6 +234,10 @@ export function planScenario(options: { originUrl: string; sizes?: MediaSizes; r
       // Without a kind in the path the receiver detects it from the payload.
       step(musicId, "music complete (2 tracks)", complete.body, { final: true }),
       step(videoId, "video", video.body, { kind: "video", final: true }),
+      step(wavId, "wav conversion", wav.body, { kind: "wav", final: true }),
+      step(coverId, "cover images (2 PNGs)", cover.body, { final: true }),
+      step(lyricsId, "lyrics (2 texts)", lyrics.body, { kind: "lyrics", final: true }),
+      step(midiId, "midi (2 instruments)", midi.body, { final: true }),
       step(musicId, "music complete (duplicate)", complete.body, { kind: "music", duplicate: true }),
       step(musicId, "music first (late, after complete)", first, { kind: "music", duplicate: true }),
     ],
@@ -287,7 +365,7 @@ export async function checkTask(task: PlannedTask, status: TaskStatus | null): P
     );
   }
   for (const file of task.files) {
-    const asset = status.assets.find((candidate) => candidate.name === file.asset);
+    const asset = status.assets.find(isAsset(file));
     if (!asset) problems.push(`${where(file.asset)}: missing from assets`);
     else if (asset.state !== "stored")
       problems.push(`${where(file.asset)}: ${asset.state}${asset.error ? ` (${asset.error})` : ""}`);
@@ -299,9 +377,25 @@ export async function checkTask(task: PlannedTask, status: TaskStatus | null): P
       if (!asset.url) problems.push(`${where(file.asset)}: no signed link`);
     }
   }
-  const planned = new Set(task.files.map((file) => file.asset));
+  for (const made of task.made) {
+    const asset = status.assets.find((candidate) => candidate.key === made.archiveKey);
+    const name = made.archiveKey.split("/").pop() as string;
+    if (!asset) problems.push(`${where(name)}: not made`);
+    else if (asset.state !== "stored")
+      problems.push(`${where(name)}: ${asset.state}${asset.error ? ` (${asset.error})` : ""}`);
+    else {
+      if ((asset.role as string) !== made.role)
+        problems.push(`${where(name)}: role ${asset.role}, not ${made.role}`);
+      if (asset.contentType !== made.contentType)
+        problems.push(`${where(name)}: ${asset.contentType}, not ${made.contentType}`);
+      if (!asset.bytes || !asset.sha256 || !asset.url) problems.push(`${where(name)}: no size, hash or link`);
+    }
+  }
   for (const asset of status.assets) {
-    if (!planned.has(asset.name)) problems.push(`${where(asset.name)}: not an expected asset`);
+    const planned =
+      task.files.some((file) => isAsset(file)(asset)) ||
+      task.made.some((made) => made.archiveKey === asset.key);
+    if (!planned) problems.push(`${where(asset.name)}: not an expected asset`);
   }
   return problems;
 }

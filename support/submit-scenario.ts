@@ -120,6 +120,8 @@ export async function runSubmitScenario(options: {
       kind: planned.kind as PlannedTask["kind"],
       files: planned.files,
       twins: [],
+      // The submitted jobs (music, separation, video) have no files the receiver makes itself.
+      made: [],
       bytes: planned.files.reduce((sum, file) => sum + file.size, 0),
     };
     progress.push({ task, status: null, finalCallbackAt: Date.now(), settledAt: null });

@@ -1,13 +1,21 @@
 // `npm run simulate`: plays the provider against a running `npm run dev` and shows the receiver
 // archive everything. It starts a local media origin, sends the callbacks of support/scenario.ts
-// (music text → first → complete plus a duplicate and a late `first`, a 12-stem separation, a
-// 40 MB video), draws one progress bar per task from `GET /tasks/:taskId`, and ends with a table
-// of what was stored, how long it took and the signed links. Exit code 1 when a task is not
-// archived in time (or a check fails), 2 when the receiver cannot be reached.
+// for all seven kinds (music text → first → complete plus a duplicate and a late `first`, a
+// 12-stem separation, a 40 MB video, a WAV conversion, two cover images, lyrics and MIDI), draws
+// one progress bar per task from `GET /tasks/:taskId`, and ends with a table of what was stored,
+// how long it took and the signed links; the files the receiver made itself (lyrics.json,
+// notes.mid, notes.json) are downloaded and their SHA-256 compared with the recorded one. Exit
+// code 1 when a task is not archived in time (or a check fails), 2 when the receiver cannot be
+// reached.
 //
 // With --submit it plays the other half of the provider instead: it runs a fake provider API and
 // submits jobs through the receiver's `POST /provider/<path>` (support/submit-scenario.ts); the
 // fake provider posts the callbacks to the URL the receiver gave it. No callback is hand-posted.
+
+import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { parseArgs } from "node:util";
 import { Client } from "../support/client.ts";
@@ -18,6 +26,7 @@ import { type Origin, startOrigin } from "../support/origin.ts";
 import {
   checkReceiver,
   DEMO_SIZES,
+  isAsset,
   planScenario,
   ReceiverUnreachableError,
   type RunResult,
@@ -38,7 +47,7 @@ Usage: npm run simulate -- [options]
   --callback-token <t>     ?token= of the callbacks (default ${DEV_VARS.CALLBACK_TOKENS})
   --api-token <t>          bearer token of GET /tasks (default ${DEV_VARS.API_TOKEN})
   --timeout <seconds>      give up on tasks not archived by then (default 180)
-  --small                  small files (about 15 MB instead of 75 MB)
+  --small                  small files (about 16 MB instead of 95 MB)
   --delay <ms>             pause between callbacks (default 400)
   --events-port <n>        where this receives the outbound events (default ${DEV_EVENTS_PORT})
   --submit                 submit jobs through the receiver (POST /provider/…) to a fake provider
@@ -109,12 +118,19 @@ function parse() {
 }
 
 const mb = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`;
+const kb = (bytes: number) => `${(bytes / 1_000).toFixed(1)} kB`;
 
-/** One line per task: a bar of the bytes stored, assets stored, bytes, state. */
+/**
+ * One line per task: a bar of the bytes stored, assets stored, bytes, state. A task whose files
+ * the receiver makes itself (lyrics, MIDI) has no planned size: its bar counts files instead.
+ */
 function taskLine(entry: TaskProgress): string {
   const status = entry.status;
   const stored = status?.archive.bytes ?? 0;
-  const done = Math.min(1, stored / entry.task.bytes);
+  const planned = entry.task.bytes;
+  const files = status?.archive.total ?? 0;
+  const done =
+    planned > 0 ? Math.min(1, stored / planned) : files > 0 ? (status?.archive.stored ?? 0) / files : 0;
   const width = 24;
   const bar = "█".repeat(Math.round(done * width)).padEnd(width, "░");
   const downloading = status?.assets.filter((asset) => asset.state === "downloading").length ?? 0;
@@ -124,7 +140,7 @@ function taskLine(entry: TaskProgress): string {
       ? `archiving, ${downloading} downloading`
       : status.archive.state;
   const assets = status ? `${status.archive.stored}/${status.archive.total}` : "-/-";
-  const bytes = `${mb(stored)} / ${mb(entry.task.bytes)}`;
+  const bytes = planned > 0 ? `${mb(stored)} / ${mb(planned)}` : `${kb(stored)} made`;
   return ` ${entry.task.kind.padEnd(10)} ${bar} ${`${Math.floor(done * 100)}%`.padStart(4)} │ ${assets.padStart(5)} assets │ ${bytes.padStart(17)} │ ${state}`;
 }
 
@@ -214,16 +230,33 @@ function columns(rows: string[][], right: number[] = []): string {
 /** `<trackId>/audio` → `c5ea1489…/audio`: the track ids are long and the link names the asset anyway. */
 const shortAsset = (name: string) => name.replace(/^([0-9a-f]{8})[0-9a-f-]{28}\//, "$1…/");
 
-function report(result: RunResult, client: Client) {
+/** SHA-256 of what a signed link serves, or the HTTP status when it serves nothing. */
+async function downloadedSha256(link: string): Promise<string> {
+  const response = await fetch(link);
+  if (!response.ok) {
+    await response.body?.cancel();
+    return `HTTP ${response.status}`;
+  }
+  const hash = createHash("sha256");
+  for await (const chunk of response.body as ReadableStream<Uint8Array>) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/**
+ * The closing tables, each line narrower than a 120-column terminal; the signed links, which are
+ * not (a music file's is about 160 characters), go to a file of their own, one a line.
+ */
+async function report(result: RunResult, client: Client) {
   const summary = [
     ["task", "kind", "assets stored", "bytes", "callback → archived", "archive", "sha256 checked"],
   ];
+  const files: string[] = [];
   const links: string[] = [];
   for (const outcome of result.tasks) {
     const archive = outcome.status?.archive;
     const rows: string[][] = [];
     for (const file of outcome.task.files) {
-      const asset = outcome.status?.assets.find((candidate) => candidate.name === file.asset);
+      const asset = outcome.status?.assets.find(isAsset(file));
       const wrong = outcome.problems.some((problem) =>
         problem.startsWith(`${outcome.task.taskId} ${file.asset}:`),
       );
@@ -231,11 +264,30 @@ function report(result: RunResult, client: Client) {
         `  ${shortAsset(file.asset)}`,
         asset?.bytes?.toLocaleString("en-US") ?? "-",
         asset?.sha256 ? `${asset.sha256.slice(0, 12)}… ${wrong ? "MISMATCH" : "ok"}` : "-",
-        asset?.url ? client.link(asset.url) : (asset?.state ?? "missing"),
+        asset?.state === "stored" ? "" : (asset?.state ?? "missing"),
       ]);
+      if (asset?.url) links.push(`${outcome.task.taskId} ${file.asset} ${client.link(asset.url)}`);
+    }
+    for (const made of outcome.task.made) {
+      const asset = outcome.status?.assets.find((candidate) => candidate.key === made.archiveKey);
+      const served = asset?.url ? await downloadedSha256(client.link(asset.url)) : null;
+      rows.push([
+        `  ${made.archiveKey.split("/").pop()} (made)`,
+        asset?.bytes?.toLocaleString("en-US") ?? "-",
+        asset?.sha256 ? `${asset.sha256.slice(0, 12)}… ${served === asset.sha256 ? "ok" : "MISMATCH"}` : "-",
+        asset?.state === "stored" ? "" : (asset?.state ?? "missing"),
+      ]);
+      if (asset?.url) links.push(`${outcome.task.taskId} ${made.archiveKey} ${client.link(asset.url)}`);
+      if (asset?.sha256 && served !== asset.sha256)
+        result.problems.push(
+          `${outcome.task.taskId} ${made.archiveKey}: served ${served}, recorded ${asset.sha256}`,
+        );
     }
     const verified = rows.filter((row) => row[2]?.endsWith(" ok")).length;
-    links.push(`${outcome.task.kind} ${outcome.task.taskId}`, columns(rows, [1]));
+    files.push(
+      `${outcome.task.kind} ${outcome.task.taskId}  ${client.url}/#/tasks/${outcome.task.taskId}`,
+      columns(rows, [1]),
+    );
     summary.push([
       outcome.task.taskId,
       outcome.task.kind,
@@ -243,11 +295,15 @@ function report(result: RunResult, client: Client) {
       archive ? archive.bytes.toLocaleString("en-US") : "-",
       outcome.seconds === null ? "not in time" : `${outcome.seconds.toFixed(1)} s`,
       archive?.state ?? "unknown",
-      `${verified}/${outcome.task.files.length}`,
+      `${verified}/${rows.length}`,
     ]);
   }
+  const runId = result.tasks[0]?.task.taskId.replace(/-[a-z]+$/, "") ?? "sim";
+  const linksFile = join(tmpdir(), `stemvault-${runId}-links.txt`);
+  await writeFile(linksFile, `${links.join("\n")}\n`);
   process.stdout.write(
-    `\n${columns(summary, [2, 3, 4, 6])}\n\nSigned links (GET them as they are, no token needed):\n${links.join("\n")}\n`,
+    `\n${columns(summary, [2, 3, 4, 6])}\n\nFiles (each task on the dashboard, which asks for the API token):\n` +
+      `${files.join("\n")}\n\nSigned links (GET them as they are, no token needed), one a line:\n  ${linksFile}\n`,
   );
 }
 
@@ -361,21 +417,21 @@ async function main() {
     } finally {
       view.stop();
     }
-    report(result, client);
+    await report(result, client);
     const eventSummary = await events?.summary(
       result.tasks.map((task) => task.task.taskId),
       5000,
     );
     if (eventSummary) process.stdout.write(`\n${eventSummary}`);
-    if (!result.ok) {
+    if (!result.ok || result.problems.length > 0) {
       const archived = result.tasks.filter((task) => task.archived).length;
       process.stdout.write(`\n${archived} of ${result.tasks.length} tasks archived. Problems:\n`);
       for (const problem of result.problems) process.stdout.write(`  - ${problem}\n`);
       process.exitCode = 1;
     } else {
       process.stdout.write(
-        `\nAll ${result.tasks.length} tasks archived in ${result.seconds.toFixed(1)} s; every file's size and ` +
-          `SHA-256 match what the origin served.\n` +
+        `\nAll ${result.tasks.length} tasks archived in ${result.seconds.toFixed(1)} s; every downloaded file's size and ` +
+          `SHA-256 match what the origin served,\nand every file the receiver made serves the bytes of its recorded SHA-256.\n` +
           `The signed links expire in about ${linkLifetimeHours(result) ?? "?"} h (MEDIA_LINK_TTL_SECONDS).\n`,
       );
     }

@@ -144,3 +144,13 @@ export function announce(message) {
     region.textContent = message;
   }, 50);
 }
+
+/**
+ * One term and its value of a `<dl class="facts">`.
+ * @param {string} term
+ * @param {string | Node} value
+ * @param {string} [tone]
+ */
+export function fact(term, value, tone = "") {
+  return h("div", { class: `fact ${tone}` }, h("dt", {}, term), h("dd", {}, value));
+}

@@ -18,6 +18,11 @@ const FILTERS = {
     ["music", "Music"],
     ["separation", "Separation"],
     ["video", "Video"],
+    ["wav", "WAV"],
+    ["cover", "Cover images"],
+    ["lyrics", "Lyrics"],
+    ["midi", "MIDI"],
+    ["unknown", "Unrecognised"],
   ],
   state: [
     ["", "Any state"],

@@ -1,18 +1,20 @@
 // @ts-check
-// One task: header and actions, archive progress, stage timeline, tracks with their files and
-// players, outbound events. Refreshed in place: a part whose data did not change is not touched,
+// One task: header and actions, archive progress, stage timeline, what only some kinds have
+// (lyrics, MIDI, unrecognised callbacks: family.js), tracks with their files and players,
+// outbound events. Refreshed in place: a part whose data did not change is not touched,
 // so a playing file keeps playing and focus stays where it was.
 
 import { ApiError, deleteTask, getTask, redeliverEvent, retryTask } from "./api.js";
-import { announce, fill, h, setText, syncList } from "./dom.js";
+import { announce, fact, fill, h, setText, syncList } from "./dom.js";
+import { drawLyrics, drawMidi, drawUnrecognized } from "./family.js";
 import { exactBytes, formatBytes, formatDuration, hostOf, stamp, when } from "./format.js";
 import { archiveSummary, badge, refreshTimes, timeAgo } from "./list.js";
 
 /**
  * @typedef {{ at: string, stage: string | null, code: number | null, message: string | null,
  *   duplicates?: number }} CallbackEntry
- * @typedef {{ received: number, distinct?: number, duplicates: number, firstAt: string | null,
- *   lastAt: string | null, history?: CallbackEntry[] }} Callbacks
+ * @typedef {{ received: number, distinct?: number, duplicates: number, unrecognized?: number,
+ *   firstAt: string | null, lastAt: string | null, history?: CallbackEntry[] }} Callbacks
  * @typedef {{ id: string, title: string | null, tags: string | null, prompt: string | null,
  *   modelName: string | null, duration: number | null, createTime: string | number | null }} Track
  * @typedef {{ name: string, role: string, sourceUrl: string | null, state: string, via?: string,
@@ -26,11 +28,25 @@ import { archiveSummary, badge, refreshTimes, timeAgo } from "./list.js";
  *   providerCode: number | null, providerMessage: string | null, createdAt: string,
  *   callbacks: Callbacks, archive: import("./api.js").Archive, reconcile?: Reconcile,
  *   tracks: Track[], assets: Asset[], events?: TaskEvent[], via?: string,
- *   request?: Record<string, unknown> | null }} TaskStatus
+ *   request?: Record<string, unknown> | null,
+ *   lyrics?: import("./family.js").LyricsItem[], midi?: import("./family.js").MidiSummary | null,
+ *   unrecognizedCallbacks?: import("./family.js").UnrecognizedCallback[] }} TaskStatus
  * @typedef {import("./app.js").ViewContext} ViewContext
  */
 
 const RETRYABLE = new Set(["failed", "queued", "downloading"]);
+/** Roles of the files stemvault writes itself from a callback's data (nothing to play). */
+const MADE = new Set(["lyrics", "midi", "notes"]);
+/** What the files group of each kind is called. */
+const FILES_TITLE = /** @type {Record<string, string>} */ ({
+  separation: "Stems",
+  video: "Video",
+  wav: "WAV",
+  cover: "Cover images",
+  lyrics: "Lyrics file",
+  midi: "MIDI files",
+  unknown: "Salvaged files",
+});
 
 /**
  * @param {ViewContext} context
@@ -66,14 +82,21 @@ export function taskView(context, taskId) {
   const groups = h("div", { class: "groups" });
   const eventsBody = h("div", { class: "events-body" });
   const requestBody = h("dl", { class: "facts request" });
+  const lyricsBody = h("div", { class: "lyrics-body" });
+  const midiBody = h("div", { class: "midi-body" });
+  const unrecognizedBody = h("div", { class: "unrecognized-body" });
 
   const section = (/** @type {string} */ id, /** @type {string} */ title, /** @type {Node} */ body) =>
     h(
       "section",
-      { class: "card", "aria-labelledby": `${id}-heading` },
+      { class: "card", id: `${id}-card`, "aria-labelledby": `${id}-heading` },
       h("h2", { id: `${id}-heading` }, title),
       body,
     );
+  const lyricsCard = section("lyrics", "Lyrics", lyricsBody);
+  const midiCard = section("midi", "MIDI", midiBody);
+  const unrecognizedCard = section("unrecognized", "Unrecognised callbacks", unrecognizedBody);
+  for (const card of [lyricsCard, midiCard, unrecognizedCard]) card.hidden = true;
 
   const content = h(
     "div",
@@ -85,7 +108,10 @@ export function taskView(context, taskId) {
       section("timeline", "Timeline", timeline),
       section("request", "Submitted request", requestBody),
     ),
+    lyricsCard,
+    midiCard,
     section("files", "Files", groups),
+    unrecognizedCard,
     section("events", "Events", eventsBody),
   );
 
@@ -191,14 +217,31 @@ export function taskView(context, taskId) {
       },
     );
     const retryable = next.assets.filter((asset) => RETRYABLE.has(asset.state)).length;
-    retryButton.disabled = retryable === 0;
-    retryButton.title = retryable === 0 ? "Every file is stored" : `Download ${retryable} file(s) again`;
+    const unread = next.unrecognizedCallbacks?.length ?? next.callbacks.unrecognized ?? 0;
+    retryButton.disabled = retryable === 0 && unread === 0;
+    setText(retryButton, unread > 0 && retryable === 0 ? "Retry" : "Retry failed files");
+    retryButton.title =
+      [
+        retryable > 0 ? `Download ${retryable} file(s) again` : "",
+        unread > 0 ? `Read ${unread} unrecognised callback(s) again` : "",
+      ]
+        .filter(Boolean)
+        .join("; ") || "Every file is stored";
 
     once("archive", [next.archive, next.assets.map((asset) => asset.bytes)], () => drawArchive(next));
     once("timeline", [next.state, next.stage, next.callbacks, next.reconcile, next.createdAt], () =>
       drawTimeline(next),
     );
+    once("lyrics", next.lyrics ?? null, () => drawLyrics(lyricsCard, lyricsBody, next.lyrics));
+    once(
+      "midi",
+      [next.midi ?? null, next.assets.filter((asset) => asset.role === "midi" || asset.role === "notes")],
+      () => drawMidi(midiCard, midiBody, next.midi, next.assets, next.taskId),
+    );
     drawGroups(next);
+    once("unrecognized", next.unrecognizedCallbacks ?? null, () =>
+      drawUnrecognized(unrecognizedCard, unrecognizedBody, next.unrecognizedCallbacks),
+    );
     once("events", next.events ?? null, () => drawEvents(next.events));
     once("request", [next.via, next.request], () => drawRequest(next));
     refreshTimes(element);
@@ -273,10 +316,19 @@ export function taskView(context, taskId) {
     const message = (/** @type {string | null} */ text) => (text ? h("q", {}, text) : null);
 
     items.push(item(next.createdAt, "Task recorded", [h("span", { class: "muted" }, next.kind)]));
-    if (Array.isArray(callbacks.history) && callbacks.history.length > 0) {
+    /** Callbacks, recognised or not, in the order they arrived. @type {[string, HTMLElement][]} */
+    const arrivals = [];
+    for (const entry of next.unrecognizedCallbacks ?? []) {
+      arrivals.push([
+        entry.receivedAt,
+        item(entry.receivedAt, "Callback not recognised", [h("code", {}, entry.route)], "is-unrecognized"),
+      ]);
+    }
+    if (Array.isArray(callbacks.history)) {
       for (const entry of callbacks.history) {
         const dupes = entry.duplicates ?? 0;
-        items.push(
+        arrivals.push([
+          entry.at,
           item(
             entry.at,
             `Callback: ${entry.stage ?? "unknown stage"}`,
@@ -289,7 +341,7 @@ export function taskView(context, taskId) {
             ],
             entry.stage === "error" ? "is-error" : "",
           ),
-        );
+        ]);
       }
     } else if (callbacks.received > 0) {
       items.push(item(callbacks.firstAt, "First callback", []));
@@ -302,6 +354,8 @@ export function taskView(context, taskId) {
         ),
       );
     }
+    arrivals.sort(([a], [b]) => Date.parse(a) - Date.parse(b));
+    items.push(...arrivals.map(([, node]) => node));
     if (next.reconcile && next.reconcile.attempts > 0) {
       const { reconcile } = next;
       items.push(
@@ -317,11 +371,12 @@ export function taskView(context, taskId) {
       );
     }
     const distinct = callbacks.distinct ?? callbacks.received - callbacks.duplicates;
+    const unrecognized = callbacks.unrecognized ?? 0;
     fill(timeline, items);
     const summary =
       callbacks.received === 0
         ? "Waiting for the first callback."
-        : `${callbacks.received} callback${callbacks.received === 1 ? "" : "s"} received: ${distinct} distinct, ${callbacks.duplicates} duplicate${callbacks.duplicates === 1 ? "" : "s"}.`;
+        : `${callbacks.received} callback${callbacks.received === 1 ? "" : "s"} received: ${distinct} distinct, ${callbacks.duplicates} duplicate${callbacks.duplicates === 1 ? "" : "s"}${unrecognized > 0 ? `, ${unrecognized} not recognised` : ""}.`;
     timeline.append(h("li", { class: "event summary" }, h("div", { class: "what muted" }, summary)));
   }
 
@@ -406,10 +461,7 @@ export function taskView(context, taskId) {
       return;
     }
     if (!track) {
-      fill(
-        head,
-        h("h3", {}, next.kind === "separation" ? "Stems" : next.kind === "video" ? "Video" : "Files"),
-      );
+      fill(head, h("h3", {}, FILES_TITLE[next.kind] ?? "Files"));
       return;
     }
     fill(
@@ -439,7 +491,11 @@ export function taskView(context, taskId) {
    * @param {Track | null} track
    */
   function assetCard(asset, track) {
-    const short = track ? asset.name.slice(track.id.length + 1) : asset.name;
+    const short = track
+      ? asset.name.slice(track.id.length + 1)
+      : MADE.has(asset.role) && asset.key
+        ? (asset.key.split("/").pop() ?? asset.name)
+        : asset.name;
     const download =
       asset.url && asset.key
         ? `${status?.taskId ?? taskId}-${asset.key.split("/").slice(2).join("-")}`
@@ -466,7 +522,10 @@ export function taskView(context, taskId) {
         ),
         fact("SHA-256", asset.sha256 ? h("code", { class: "hash", title: asset.sha256 }, asset.sha256) : "—"),
         fact("Attempts", String(asset.attempts)),
-        fact("Source", h("span", { class: "mono" }, hostOf(asset.sourceUrl))),
+        fact(
+          "Source",
+          MADE.has(asset.role) ? "made by stemvault" : h("span", { class: "mono" }, hostOf(asset.sourceUrl)),
+        ),
         asset.via ? fact("Via", asset.via) : null,
         asset.contentType ? fact("Type", asset.contentType) : null,
         asset.error ? fact("Error", h("span", { class: "bad" }, asset.error), "error") : null,
@@ -499,14 +558,27 @@ export function taskView(context, taskId) {
       const fresh = latestUrl.get(asset.name);
       if (fresh && media.getAttribute("src") !== fresh) media.setAttribute("src", fresh);
     };
-    if (asset.role === "cover") {
+    const type = asset.contentType ?? "";
+    if (MADE.has(asset.role)) return null;
+    if (
+      asset.role === "cover" ||
+      asset.role === "image" ||
+      (asset.role === "file" && type.startsWith("image/"))
+    ) {
+      const alt =
+        asset.role === "cover"
+          ? `Cover of ${track?.title || asset.name}`
+          : asset.role === "image"
+            ? `Cover image ${asset.name}`
+            : `Image ${asset.name}`;
       return h(
         "div",
         { class: "player cover", "data-object": object },
-        h("img", { src: asset.url, alt: `Cover of ${track?.title || asset.name}`, loading: "lazy", onerror }),
+        h("img", { src: asset.url, alt, loading: "lazy", onerror }),
       );
     }
-    if (asset.role === "video") {
+    if (asset.role === "file" && !type.startsWith("audio/") && !type.startsWith("video/")) return null;
+    if (asset.role === "video" || type.startsWith("video/")) {
       return h(
         "div",
         { class: "player", "data-object": object },
@@ -631,9 +703,21 @@ export function taskView(context, taskId) {
   async function retry() {
     retryButton.disabled = true;
     try {
+      const unread = status?.unrecognizedCallbacks?.length ?? 0;
       const answer = await retryTask(taskId);
       const count = typeof answer?.requeued === "number" ? answer.requeued : null;
-      say(count === null ? "Retry requested." : `Re-queued ${count} file${count === 1 ? "" : "s"}.`);
+      // `reparsed`: how many kept callbacks this version now recognises (and applied).
+      const reparsed = typeof answer?.reparsed === "number" ? answer.reparsed : null;
+      const plural = (/** @type {number} */ n) => (n === 1 ? "" : "s");
+      const reread =
+        unread === 0
+          ? ""
+          : reparsed === null
+            ? ` Read ${unread} unrecognised callback${plural(unread)} again.`
+            : reparsed > 0
+              ? ` ${reparsed} unrecognised callback${plural(reparsed)} now recognised.`
+              : " This version does not recognise the kept callbacks either.";
+      say((count === null ? "Retry requested." : `Re-queued ${count} file${plural(count)}.`) + reread);
       await load();
     } catch (error) {
       failed(error);
@@ -736,13 +820,4 @@ export function taskView(context, taskId) {
       gone = true;
     },
   };
-}
-
-/**
- * @param {string} term
- * @param {string | Node} value
- * @param {string} [tone]
- */
-function fact(term, value, tone = "") {
-  return h("div", { class: `fact ${tone}` }, h("dt", {}, term), h("dd", {}, value));
 }

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../core/app-env";
 import { ApiError } from "../core/errors";
-import { Kind } from "../core/ids";
+import { TaskKind } from "../core/ids";
 import type { IndexEntry } from "../index-db/entries";
 import { type ListFilters, listEntries } from "../index-db/query";
 import { ensureLocalSchema } from "../index-db/schema";
@@ -30,7 +30,7 @@ const IsoInstant = z
 
 export const ListQuery = z
   .strictObject({
-    kind: Kind.optional().openapi({ description: "only tasks of this kind" }),
+    kind: TaskKind.optional().openapi({ description: "only tasks of this kind" }),
     state: TaskState.optional().openapi({ description: "only tasks in this state" }),
     archive: ArchiveState.optional().openapi({ description: "only tasks whose archive is in this state" }),
     since: IsoInstant.optional().openapi({ description: "only tasks updated at or after this instant" }),
@@ -69,7 +69,7 @@ const Iso = z.iso.datetime().openapi({ example: "2026-11-30T12:00:00.000Z" });
 export const TaskSummary = z
   .object({
     taskId: z.string().openapi({ example: "2fac9f72" }),
-    kind: Kind,
+    kind: TaskKind,
     state: TaskState,
     stage: Stage.nullable(),
     archive: ArchiveSummary,

@@ -26,8 +26,11 @@ const archiveSecurity: MiddlewareHandler<AppEnv> = async (c, next) => {
   for (const [name, value] of Object.entries(ARCHIVE_SECURITY_HEADERS)) c.res.headers.set(name, value);
 };
 
-/** Types a browser may show in place: playable media and the common raster images. */
-const INLINE = /^(?:audio\/[\w.+-]+|video\/[\w.+-]+|image\/(?:jpeg|png|gif|webp|avif))$/;
+/**
+ * Types a browser may show in place: playable media and the common raster images (not MIDI,
+ * which no browser plays: a notes.mid is downloaded, like the JSON files stemvault makes).
+ */
+const INLINE = /^(?:audio\/(?!(?:x-)?midi$)[\w.+-]+|video\/[\w.+-]+|image\/(?:jpeg|png|gif|webp|avif))$/;
 
 /** `inline` for playable media; anything else is only ever downloaded. */
 export function contentDisposition(contentType: string, key: string): string {

@@ -1,5 +1,6 @@
 import { type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../core/app-env";
+import { Kind } from "../core/ids";
 import { callbackSchemas } from "../providers/callback-schemas";
 import { documentProvider } from "./provider-doc";
 import { ErrorBody } from "./schemas";
@@ -26,15 +27,36 @@ export const CallbackAnswer = z
     taskId: z.string().openapi({ example: "2fac9f72" }),
     /** True for a repeated delivery (and for a callback of a deleted task): nothing new was done. */
     duplicate: z.boolean(),
+    recognized: z
+      .literal(false)
+      .optional()
+      .openapi({
+        description:
+          "present (false) when the callback's shape is not one stemvault knows: it was kept raw on " +
+          "the task, its allowed media URLs salvaged; a retry of the task parses it again",
+      }),
   })
   .openapi("CallbackAnswer");
 
 const Callback = z
-  .union([callbackSchemas.music, callbackSchemas.separation, callbackSchemas.video])
+  .union([
+    callbackSchemas.music,
+    callbackSchemas.separation,
+    callbackSchemas.video,
+    callbackSchemas.wav,
+    callbackSchemas.cover,
+    callbackSchemas.lyrics,
+    callbackSchemas.midi,
+    callbackSchemas.market,
+  ])
   .openapi("Callback", {
     description:
       "A callback of sunoapi.org or kie.ai: music generation (`data.callbackType`), vocal " +
-      "separation (`data.vocal_removal_info` / `vocal_separation_info`) or music video (`data.video_url`).",
+      "separation (`data.vocal_removal_info` / `vocal_separation_info`), music video " +
+      "(`data.video_url`), WAV (`data.audioWavUrl` / `audio_wav_url`), cover images (`data.images`), " +
+      "lyrics (`data.callbackType` with texts), MIDI (`data.instruments`), or a kie.ai Market job " +
+      "(`data.callbackType: task_completed`, `data.resultJson`). Any other JSON body with a valid task " +
+      "id is recorded too (`recognized: false`).",
   });
 
 export const Health = z
@@ -46,7 +68,9 @@ export const Health = z
   .openapi("Health");
 
 const callbackErrors = errors({
-  400: "`invalid_json`, `invalid_payload` (with `issues`), `too_many_assets`",
+  400:
+    "`invalid_json`, `invalid_payload` (with `issues`; an authenticated body without a valid task id, " +
+    "or contradicting `{kind}`, is kept in the quarantine), `too_many_assets`",
   401: "a configured source check failed (token, kie.ai HMAC, IP allowlist)",
   413: "`payload_too_large`: the body exceeds MAX_CALLBACK_BYTES",
   500: "not recorded: the provider should retry",
@@ -111,7 +135,7 @@ export function documentApi(app: OpenAPIHono<AppEnv>): void {
     callbackDoc(
       "/callbacks/{kind}",
       z.object({
-        kind: z.enum(["music", "separation", "video"]).openapi({
+        kind: Kind.openapi({
           param: { name: "kind", in: "path" },
           description: "a payload of another kind is a 400",
         }),
@@ -160,6 +184,29 @@ export function documentApi(app: OpenAPIHono<AppEnv>): void {
 
   documentProvider(registry);
 
+  registry.registerPath({
+    method: "get",
+    path: "/quarantine/{day}/{file}",
+    tags: ["quarantine"],
+    summary: "One quarantined callback body, as it arrived (an attachment)",
+    security: [{ bearer: [] }],
+    request: {
+      params: z.object({
+        day: z.string().openapi({ param: { name: "day", in: "path" }, example: "2026-11-30" }),
+        file: z.string().openapi({
+          param: { name: "file", in: "path" },
+          description: "`<sha256 of the body>.json`",
+        }),
+      }),
+    },
+    responses: {
+      200: {
+        description: "the raw body, any JSON, as it arrived (Content-Disposition: attachment)",
+        content: { "application/json": { schema: z.unknown() } },
+      },
+      ...errors({ 401: "missing or invalid bearer token", 404: "no such quarantined body" }),
+    },
+  });
   registry.registerPath({
     method: "get",
     path: "/healthz",

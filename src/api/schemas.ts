@@ -21,7 +21,13 @@ export const Registration = z
   .openapi("Registration", { example: { taskId: "2fac9f72", kind: "music" } });
 
 export const RetryResult = z
-  .object({ taskId: z.string(), requeued: z.number().int() })
+  .object({
+    taskId: z.string(),
+    requeued: z.number().int(),
+    reparsed: z.number().int().openapi({
+      description: "unrecognised callbacks this version now recognises, applied as if just received",
+    }),
+  })
   .openapi("RetryResult");
 
 export const Deleted = z

@@ -80,7 +80,7 @@ tasks.openapi(registerTask, async (c) => {
 const retryTask = createRoute({
   method: "post",
   path: "/{taskId}/retry",
-  summary: "Re-enqueue every failed or stuck asset of a task",
+  summary: "Re-enqueue every failed or stuck asset of a task, and parse its unrecognised callbacks again",
   security: [{ bearer: [] }],
   request: { params: TaskIdParam },
   responses: {
@@ -93,8 +93,8 @@ tasks.openapi(retryTask, async (c) => {
   const { taskId } = c.req.valid("param");
   const report = await taskStub(c.env, taskId).retryAssets();
   if (report === null) throw await missing(c.env, taskId);
-  const { requeued, untouched } = report;
-  return c.json({ taskId, requeued: requeued.length, requeuedAssets: requeued, untouched }, 202);
+  const { requeued, untouched, reparsed } = report;
+  return c.json({ taskId, requeued: requeued.length, requeuedAssets: requeued, untouched, reparsed }, 202);
 });
 
 const deleteTask = createRoute({

@@ -78,6 +78,7 @@ const Settings = z.object({
   MEDIA_LINK_TTL_SECONDS: positiveInt(86_400),
   EVENTS_URL: optionalText,
   PUBLIC_URL: optionalText,
+  QUARANTINE_DAYS: positiveInt(30),
   // Development and test knobs (not in the contract; see env.ts).
   LOCAL_DEV: flag(false),
   RETRY_BASE_SECONDS: withDefault(
@@ -116,6 +117,8 @@ export interface Config {
   events: EventsConfig;
   /** The Worker's public origin for absolute links in events; null: the callbacks' origin. */
   publicUrl: string | null;
+  /** How long quarantined callback bodies are kept (the R2 lifecycle rule deletes them). */
+  quarantineDays: number;
   /** What keeps events from being sent without stopping the receiver (naming the setting). */
   warnings: string[];
   /** What is wrong with the settings, naming each setting (never its value). Empty when sound. */
@@ -154,6 +157,7 @@ function toConfig(s: z.infer<typeof Settings>, problems: string[]): Config {
     submitTimeoutMs: s.SUBMIT_TIMEOUT_MS,
     events: outbound.events,
     publicUrl: outbound.publicUrl,
+    quarantineDays: s.QUARANTINE_DAYS,
     warnings: outbound.warnings,
     problems,
   };

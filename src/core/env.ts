@@ -32,6 +32,8 @@ export interface Vars {
   EVENTS_URL?: string;
   /** The Worker's public origin, for absolute links in events. */
   PUBLIC_URL?: string;
+  /** Days quarantined callback bodies are kept (the R2 lifecycle rule deletes them). */
+  QUARANTINE_DAYS?: string;
 }
 
 /** Knobs for local development and the tests; a deployment leaves them unset. */

@@ -12,5 +12,18 @@ export type TaskId = z.infer<typeof TaskId>;
 /** Track ids and stem names become key segments too; same alphabet. */
 export const KeySegment = TaskId;
 
-export const Kind = z.enum(["music", "separation", "video"]);
+/**
+ * What a callback, a registration or an R2 prefix can name: the kinds of work the providers do.
+ * Every music-family operation (generate, extend, upload-cover, add-vocals, …) is `music`.
+ */
+export const KINDS = ["music", "separation", "video", "wav", "cover", "lyrics", "midi"] as const;
+export const Kind = z.enum(KINDS);
 export type Kind = z.infer<typeof Kind>;
+
+/**
+ * A task's kind: one of the kinds above, or `unknown` while every callback it received was of a
+ * shape stemvault does not know (its raw bodies kept, its URLs salvaged). Separate from `Kind`
+ * because nothing names `unknown` from outside: no callback route, no registration.
+ */
+export const TaskKind = z.enum([...KINDS, "unknown"]);
+export type TaskKind = z.infer<typeof TaskKind>;

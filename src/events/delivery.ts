@@ -8,7 +8,7 @@ import type { TaskStatus } from "../tasks/status";
 export const ATTEMPT_TIMEOUT_MS = 15_000;
 
 export type EventPayload = {
-  type: "task.archived" | "task.failed";
+  type: "task.archived" | "task.failed" | "callback.unrecognized";
   /** When the task settled (ISO-8601); the same on every attempt. */
   timestamp: string;
   /** The task's status JSON as it settled, with absolute signed links to the stored assets. */

@@ -1,4 +1,4 @@
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 
 /**
  * A task's row in the index, as its Durable Object computes it. `version` increases with every
@@ -6,7 +6,7 @@ import type { Kind } from "../core/ids";
  */
 export interface IndexEntry {
   taskId: string;
-  kind: Kind;
+  kind: TaskKind;
   state: "awaiting_callback" | "in_progress" | "succeeded" | "failed";
   stage: "text" | "first" | "complete" | "error" | null;
   archive: {
@@ -26,7 +26,7 @@ export interface IndexEntry {
 /** The table's row (migrations/0001_tasks.sql). */
 export interface TaskIndexRow {
   task_id: string;
-  kind: Kind;
+  kind: TaskKind;
   state: IndexEntry["state"];
   stage: IndexEntry["stage"];
   archive_state: IndexEntry["archive"]["state"];

@@ -1,8 +1,8 @@
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import { entryOfRow, type IndexEntry, type TaskIndexRow } from "./entries";
 
 export interface ListFilters {
-  kind?: Kind;
+  kind?: TaskKind;
   state?: IndexEntry["state"];
   archive?: IndexEntry["archive"]["state"];
   /** Epoch ms, inclusive. */

@@ -1,5 +1,5 @@
 import { config } from "../core/config";
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import { mediaKey } from "../core/keys";
 import { log } from "../core/log";
 import { parseMessage } from "../core/queue-message";
@@ -9,6 +9,7 @@ import { taskStub } from "../tasks/stub";
 import { LeaseLostError, PermanentError } from "./errors";
 import { openMedia } from "./fetch-media";
 import { Heartbeat } from "./heartbeat";
+import { writeMadeFile } from "./made-files";
 import { writeMedia } from "./r2-writer";
 import { SNIFF_BYTES, sniffMedia } from "./sniff-media";
 
@@ -77,7 +78,10 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
   let url = claim.url;
   for (;;) {
     try {
-      const stored = await download(env, claim.kind, job, url, heartbeat);
+      const stored =
+        claim.content !== null
+          ? await writeMadeFile(env.MEDIA, job.taskId, job.asset, claim.content)
+          : await download(env, claim.kind, job, url, heartbeat);
       const accepted = await task.assetStored(job.asset, claimId, stored);
       log.info(accepted ? "media_stored" : "media_claim_lost", {
         taskId: job.taskId,
@@ -129,7 +133,7 @@ function retryLater(message: Message<unknown>, job: MediaJob, error: string, del
  * is (and so its key's extension) before anything is written to R2; what is not media is refused
  * permanently.
  */
-async function download(env: Env, kind: Kind, job: MediaJob, url: string, heartbeat: Heartbeat) {
+async function download(env: Env, kind: TaskKind, job: MediaJob, url: string, heartbeat: Heartbeat) {
   const cfg = config(env);
   const opened = await openMedia(url, cfg, cfg.mediaFetchTimeoutMs);
   return writeMedia({

@@ -1,15 +1,28 @@
 import { z } from "zod";
 import type { Config } from "../core/config";
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import { musicAssets, separationAssets, separationType, trackInfo } from "./media-rules";
-import type { AssetSpec, Stage, TaskUpdate, TrackInfo } from "./model";
+import type { AssetSpec, Stage, TaskResults, TaskUpdate, TrackInfo } from "./model";
+import { familyDetails } from "./record-info-family";
 
-/** The provider's "get details" endpoint per kind (same paths on sunoapi.org and kie.ai). */
-export const RECORD_INFO_PATHS: Record<Kind, string> = {
+/**
+ * The provider's "get details" endpoint per kind (same paths on sunoapi.org and kie.ai). Cover
+ * images have none documented: they are not polled (nor confirmable). An `unknown` task is asked
+ * about as a kie.ai Market job, whose record-info names the kind its result produced.
+ */
+export const RECORD_INFO_PATHS: Partial<Record<TaskKind, string>> = {
   music: "/api/v1/generate/record-info",
   separation: "/api/v1/vocal-removal/record-info",
   video: "/api/v1/mp4/record-info",
+  wav: "/api/v1/wav/record-info",
+  lyrics: "/api/v1/lyrics/record-info",
+  midi: "/api/v1/midi/record-info",
+  // A task whose callbacks were all unrecognised: most likely a kie.ai Market job (§9.2).
+  unknown: "/api/v1/jobs/recordInfo",
 };
+
+/** Whether tasks of this kind can be polled (and their URLs confirmed) at all. */
+export const hasRecordInfo = (kind: TaskKind) => RECORD_INFO_PATHS[kind] !== undefined;
 
 const TIMEOUT_MS = 10_000;
 
@@ -61,7 +74,10 @@ export type RecordInfo =
       /** Every media URL the provider lists for the task (for confirmation mode). */
       urls: Set<string>;
     }
-  | { outcome: "unauthorized" | "rate_limited" | "unavailable" | "not_found"; message: string };
+  | {
+      outcome: "unauthorized" | "rate_limited" | "unavailable" | "not_found" | "unsupported";
+      message: string;
+    };
 
 const FAILED = /_FAILED$|^SENSITIVE_WORD_ERROR$/;
 
@@ -80,8 +96,8 @@ function urlsOf(assets: AssetSpec[]): Set<string> {
  * SENSITIVE_WORD_ERROR fail it with the provider's error; CALLBACK_EXCEPTION (the provider could
  * not reach us) is judged by its content, never as a failure.
  */
-export function mapRecordInfo(kind: Kind, taskId: string, data: unknown): RecordInfo | null {
-  const base = { taskId, kind, via: "poll" as const, tracks: [] as TrackInfo[], separationType: null };
+export function mapRecordInfo(kind: TaskKind, taskId: string, data: unknown): RecordInfo | null {
+  let base = { taskId, kind, via: "poll" as const, tracks: [] as TrackInfo[], separationType: null };
   let status: string;
   let assets: AssetSpec[] = [];
   let tracks: TrackInfo[] = [];
@@ -89,8 +105,14 @@ export function mapRecordInfo(kind: Kind, taskId: string, data: unknown): Record
   let errorCode: number | string | null | undefined;
   let errorMessage: string | null | undefined;
   let progress: Stage | null = null;
+  let results: TaskResults | undefined;
 
-  if (kind === "music") {
+  if (kind !== "music" && kind !== "separation" && kind !== "video") {
+    const details = familyDetails(kind === "unknown" ? "market" : kind, taskId, data);
+    if (!details) return null;
+    ({ status, assets, tracks, results, errorCode, errorMessage } = details);
+    if (details.kind) base = { ...base, kind: details.kind };
+  } else if (kind === "music") {
     const parsed = MusicDetails.safeParse(data);
     if (!parsed.success) return null;
     ({ status, errorCode, errorMessage } = parsed.data);
@@ -155,13 +177,16 @@ export function mapRecordInfo(kind: Kind, taskId: string, data: unknown): Record
       tracks,
       assets,
       separationType: sepType,
+      ...(results ? { results } : {}),
     },
   };
 }
 
 /** GETs the task's record-info and classifies the answer; never throws for HTTP trouble. */
-export async function fetchRecordInfo(cfg: Config, kind: Kind, taskId: string): Promise<RecordInfo> {
-  const url = `${cfg.providerApiBase}${RECORD_INFO_PATHS[kind]}?taskId=${encodeURIComponent(taskId)}`;
+export async function fetchRecordInfo(cfg: Config, kind: TaskKind, taskId: string): Promise<RecordInfo> {
+  const path = RECORD_INFO_PATHS[kind];
+  if (!path) return { outcome: "unsupported", message: `the provider has no record-info for ${kind} tasks` };
+  const url = `${cfg.providerApiBase}${path}?taskId=${encodeURIComponent(taskId)}`;
   let response: Response;
   try {
     response = await fetch(url, {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TaskId } from "../core/ids";
+import { type Kind, TaskId } from "../core/ids";
 import { scrubCredentials } from "../core/redact";
 
 /**
@@ -9,11 +9,8 @@ import { scrubCredentials } from "../core/redact";
  * no I/O, unit tested.
  */
 
-/**
- * Every kind a submitted job can produce. The task model may know fewer of them at a given
- * version (`registrableKind` decides); the callback URL is right for all of them regardless.
- */
-export type SubmitKind = "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi";
+/** Every kind a submitted job can produce: the kinds of the callback family. */
+export type SubmitKind = Kind;
 
 export interface SubmitEndpoint {
   /** The provider's path, the same on sunoapi.org and kie.ai. */

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import { log } from "../core/log";
 import { taskStub } from "../tasks/stub";
 
@@ -35,7 +35,7 @@ export type BeginResult =
 /** What the task registration of an accepted submission carries (TaskObject.register). */
 export interface PendingRegistration {
   taskId: string;
-  kind: Kind;
+  kind: TaskKind;
   /** The submitted body's non-secret fields, as JSON. */
   request: string;
   /** The origin the submission arrived at: the base of links in events until a callback's. */
@@ -55,7 +55,7 @@ type SubmissionRow = {
 
 type RegistrationRow = {
   task_id: string;
-  kind: Kind;
+  kind: TaskKind;
   request: string;
   origin: string;
   attempts: number;

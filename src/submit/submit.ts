@@ -1,6 +1,6 @@
 import type { Config } from "../core/config";
 import { sha256Hex } from "../core/crypto";
-import { Kind } from "../core/ids";
+import type { Kind, TaskKind } from "../core/ids";
 import { log } from "../core/log";
 import {
   acceptedTaskId,
@@ -31,14 +31,10 @@ export interface Submission {
 }
 
 /**
- * The kind a task of this job is registered as: the job's kind when the task model knows it;
- * a Market job of an unmapped model as `unknown` once the model has that kind. null: the
- * task is not registered (its callbacks still create it).
+ * The kind a task of this job is registered as: the job's kind, or for a Market job whose model
+ * does not tell, `unknown` (its callbacks' payload decides; polling asks Market's recordInfo).
  */
-function registrableKind(kind: string | null): Kind | null {
-  const parsed = Kind.safeParse(kind ?? "unknown");
-  return parsed.success ? parsed.data : null;
-}
+const registrableKind = (kind: Kind | null): TaskKind => kind ?? "unknown";
 
 const jsonAnswer = (status: number, code: string, message: string): RecordedAnswer => ({
   status,
@@ -90,16 +86,14 @@ export async function submitJob(env: Env, cfg: Config, submission: Submission): 
       taskId: acceptedTaskId(outcome.status, outcome.json),
     };
 
-  const registerAs = answer.taskId ? registrableKind(kind) : null;
-  const registration: PendingRegistration | null =
-    answer.taskId && registerAs
-      ? {
-          taskId: answer.taskId,
-          kind: registerAs,
-          request: JSON.stringify(requestFields(submission.body)),
-          origin: base,
-        }
-      : null;
+  const registration: PendingRegistration | null = answer.taskId
+    ? {
+        taskId: answer.taskId,
+        kind: registrableKind(kind),
+        request: JSON.stringify(requestFields(submission.body)),
+        origin: base,
+      }
+    : null;
   try {
     await stub.finish(
       begun.attempt,

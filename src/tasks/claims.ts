@@ -1,4 +1,5 @@
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
+import { hasRecordInfo } from "../providers/record-info";
 import type { PendingWork } from "./pending-work";
 import type { Reconciler } from "./reconciler";
 import type { TaskRows } from "./rows";
@@ -13,7 +14,15 @@ export const DOWNLOAD_LEASE_MS = 60 * 1000;
 export const HEARTBEAT_MS = 20 * 1000;
 
 export type Claim =
-  | { status: "claimed"; claimId: string; kind: Kind; taskId: string; url: string }
+  | {
+      status: "claimed";
+      claimId: string;
+      kind: TaskKind;
+      taskId: string;
+      url: string;
+      /** A file stemvault makes: the JSON it is rendered from (nothing is downloaded). */
+      content: string | null;
+    }
   | { status: "stored" | "failed" | "unknown" | "deleted" }
   /** Another consumer holds a live lease: redeliver once it could have ended. */
   | { status: "busy"; retryAfterMs: number }
@@ -72,7 +81,12 @@ export class ArchiveClaims implements PendingWork {
       if (!confirmed && this.reconciler.needsConfirmation(asset)) {
         const verdict = await this.reconciler.confirmUrl(task, asset.url);
         if (verdict === "unconfirmed") {
-          this.fail(name, `unconfirmed_url: the provider's record-info does not list ${asset.url}`);
+          this.fail(
+            name,
+            hasRecordInfo(task.kind)
+              ? `unconfirmed_url: the provider's record-info does not list ${asset.url}`
+              : `unconfirmed_url: ${task.kind} tasks have no record-info to confirm ${asset.url} with`,
+          );
           return { status: "failed" };
         }
         if (verdict !== "confirmed") {
@@ -90,7 +104,14 @@ export class ArchiveClaims implements PendingWork {
         now,
         name,
       );
-      return { status: "claimed", claimId, kind: task.kind, taskId: task.task_id, url: asset.url };
+      return {
+        status: "claimed",
+        claimId,
+        kind: task.kind,
+        taskId: task.task_id,
+        url: asset.url,
+        content: asset.content,
+      };
     }
   }
 

@@ -1,5 +1,5 @@
-import type { Kind } from "../core/ids";
-import { taskPrefix } from "../core/keys";
+import type { TaskKind } from "../core/ids";
+import { taskPrefixes } from "../core/keys";
 import { log } from "../core/log";
 import type { PendingWork } from "./pending-work";
 import type { TaskRows } from "./rows";
@@ -17,7 +17,7 @@ const DELETE_BATCH = 1000;
 type TombstoneRow = {
   id: 1;
   task_id: string;
-  kind: Kind;
+  kind: TaskKind;
   deleted_at: number;
   /** R2 objects removed so far (by purges and late reports). */
   removed: number;
@@ -120,20 +120,21 @@ export class TaskDeletion implements PendingWork {
   async purge(now: number): Promise<number> {
     const row = this.row();
     if (!row) return 0;
-    const prefix = taskPrefix(row.kind, row.task_id);
     let removed = 0;
     try {
-      let cursor: string | undefined;
-      do {
-        const page = await this.bucket.list({ prefix, cursor, limit: DELETE_BATCH });
-        const keys = page.objects.map((object) => object.key);
-        if (keys.length > 0) {
-          await this.bucket.delete(keys);
-          removed += keys.length;
-          this.sql.exec("UPDATE tombstone SET removed = removed + ? WHERE id = 1", keys.length);
-        }
-        cursor = page.truncated ? page.cursor : undefined;
-      } while (cursor);
+      for (const prefix of taskPrefixes(row.kind, row.task_id)) {
+        let cursor: string | undefined;
+        do {
+          const page = await this.bucket.list({ prefix, cursor, limit: DELETE_BATCH });
+          const keys = page.objects.map((object) => object.key);
+          if (keys.length > 0) {
+            await this.bucket.delete(keys);
+            removed += keys.length;
+            this.sql.exec("UPDATE tombstone SET removed = removed + ? WHERE id = 1", keys.length);
+          }
+          cursor = page.truncated ? page.cursor : undefined;
+        } while (cursor);
+      }
     } catch (error) {
       log.error("task_purge_failed", { taskId: row.task_id, removed, error });
       this.sql.exec("UPDATE tombstone SET next_purge_at = ? WHERE id = 1", Date.now() + PURGE_RETRY_MS);
@@ -160,7 +161,7 @@ export class TaskDeletion implements PendingWork {
    */
   async removeLate(key: string): Promise<void> {
     const row = this.row();
-    if (!row || !key.startsWith(taskPrefix(row.kind, row.task_id))) return;
+    if (!row || !taskPrefixes(row.kind, row.task_id).some((prefix) => key.startsWith(prefix))) return;
     await this.bucket.delete(key);
     this.sql.exec("UPDATE tombstone SET removed = removed + 1, late_removed = late_removed + 1 WHERE id = 1");
     log.info("late_object_removed", { taskId: row.task_id, key });

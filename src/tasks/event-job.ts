@@ -16,7 +16,7 @@ export const EventJob = z.object({
 });
 export type EventJob = z.infer<typeof EventJob>;
 
-export type EventType = "task.archived" | "task.failed";
+export type EventType = "task.archived" | "task.failed" | "callback.unrecognized";
 
 /** What the consumer needs for one attempt, handed out by the task's object. */
 export type EventAttempt =

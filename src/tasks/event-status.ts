@@ -8,7 +8,7 @@ export const EventStatus = z
   .object({
     /** The `webhook-id` of every attempt of this event. */
     id: z.string().openapi({ example: "evt_3f0c6d0e8b9a4c1d9e2f3a4b5c6d7e8f" }),
-    type: z.enum(["task.archived", "task.failed"]),
+    type: z.enum(["task.archived", "task.failed", "callback.unrecognized"]),
     state: z.enum(["pending", "delivered", "failed"]),
     attempts: z.number().int(),
     /** The endpoint's HTTP status on the last attempt; null when it gave none (timeout, network). */

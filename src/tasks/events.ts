@@ -91,21 +91,37 @@ export class TaskEvents implements PendingWork {
     if (task.event_mark === settlement.mark) return false;
     this.sql.exec("UPDATE task SET event_mark = ? WHERE id = 1", settlement.mark);
     if (this.cfg().events.state === "off") return false;
+    this.record(task, settlement.type, now);
+    return true;
+  }
+
+  /**
+   * A callback of a shape stemvault does not know was recorded: the user's backend hears of it
+   * (`callback.unrecognized`, with the status JSON, which holds the raw body). Synchronous, in
+   * the transaction that recorded the callback. True when an event was recorded.
+   */
+  observeUnrecognized(now: number): boolean {
+    const task = this.rows.task();
+    if (!task || this.cfg().events.state === "off") return false;
+    this.record(task, "callback.unrecognized", now);
+    return true;
+  }
+
+  private record(task: TaskRow, type: EventType, now: number): void {
     const { events: _, ...data } = this.status();
     const id = `evt_${crypto.randomUUID().replaceAll("-", "")}`;
     this.sql.exec(
       `INSERT INTO events (id, type, data, state, created_at, updated_at, send_until)
          VALUES (?, ?, ?, 'pending', ?, ?, ?)`,
       id,
-      settlement.type,
+      type,
       JSON.stringify(data),
       now,
       now,
       now + SEND_LEASE_MS,
     );
     this.leased.push(id);
-    log.info("event_recorded", { taskId: task.task_id, eventId: id, type: settlement.type });
-    return true;
+    log.info("event_recorded", { taskId: task.task_id, eventId: id, type });
   }
 
   /** Remembers where the task's callbacks arrive (the base of links in its events). */

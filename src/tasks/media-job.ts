@@ -7,6 +7,7 @@ import { TaskId } from "../core/ids";
  */
 export const MediaJob = z.object({
   taskId: TaskId,
-  asset: z.string().regex(/^[A-Za-z0-9_-]{1,128}(?:\/(?:audio|cover))?$/),
+  // A salvaged URL's asset is `file:<path name>` (see providers/salvage.ts).
+  asset: z.string().regex(/^(?:file:[A-Za-z0-9_-]{1,128}|[A-Za-z0-9_-]{1,128}(?:\/(?:audio|cover))?)$/),
 });
 export type MediaJob = z.infer<typeof MediaJob>;

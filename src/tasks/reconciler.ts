@@ -1,6 +1,6 @@
 import type { Config } from "../core/config";
 import { log } from "../core/log";
-import { fetchRecordInfo, type RecordInfo } from "../providers/record-info";
+import { fetchRecordInfo, hasRecordInfo, type RecordInfo } from "../providers/record-info";
 import type { PendingWork } from "./pending-work";
 import { GIVE_UP_AFTER_MS, nextPollDelay } from "./poll-schedule";
 import type { AssetRow, TaskRow, TaskRows } from "./rows";
@@ -42,7 +42,7 @@ export class Reconciler implements PendingWork {
 
   /** When the task should next be polled; null when polling is off or the task is finished. */
   pollDueAt(task: TaskRow): number | null {
-    if (!this.cfg().providerApiKey) return null;
+    if (!this.cfg().providerApiKey || !hasRecordInfo(task.kind)) return null;
     if (task.state === "succeeded" || task.state === "failed") return null;
     return task.next_poll_at;
   }
@@ -98,9 +98,14 @@ export class Reconciler implements PendingWork {
     this.sql.exec("UPDATE task SET next_poll_at = ? WHERE id = 1", next);
   }
 
-  /** Confirmation mode: a callback's URL is fetched only once record-info lists it. */
-  needsConfirmation(asset: Pick<AssetRow, "via" | "confirmed">): boolean {
-    return this.cfg().confirmWithProvider && asset.via === "callback" && !asset.confirmed;
+  /**
+   * Confirmation mode: a callback's URL is fetched only once record-info lists it. A file
+   * stemvault makes from the callback's data downloads nothing, so there is nothing to confirm.
+   */
+  needsConfirmation(asset: Pick<AssetRow, "via" | "confirmed" | "content">): boolean {
+    return (
+      this.cfg().confirmWithProvider && asset.via === "callback" && !asset.confirmed && asset.content === null
+    );
   }
 
   /**
@@ -110,6 +115,8 @@ export class Reconciler implements PendingWork {
   async confirmUrl(task: TaskRow, url: string): Promise<Confirmation> {
     const cfg = this.cfg();
     if (!cfg.providerApiKey) return { reason: "CONFIRM_WITH_PROVIDER is on but PROVIDER_API_KEY is not set" };
+    // Fail closed: a cover image or a salvaged URL has no record-info that could list it.
+    if (!hasRecordInfo(task.kind)) return "unconfirmed";
     const now = Date.now();
     if (!this.recordInfo || now - this.recordInfo.at > CONFIRMATION_FRESH_MS) {
       this.recordInfo = { at: now, answer: fetchRecordInfo(cfg, task.kind, task.task_id) };

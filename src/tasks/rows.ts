@@ -1,4 +1,4 @@
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import type { AssetRole, AssetState, Stage, TaskState, Via } from "../providers/model";
 import { createSchema, hasSchema, migrate } from "./schema";
 
@@ -10,7 +10,7 @@ import { createSchema, hasSchema, migrate } from "./schema";
 export type TaskRow = {
   id: 1;
   task_id: string;
-  kind: Kind;
+  kind: TaskKind;
   state: TaskState;
   stage: Stage | null;
   provider_code: number | null;
@@ -39,6 +39,8 @@ export type TaskRow = {
   via: TaskVia;
   /** A submitted task's request (its non-secret fields), as JSON; null otherwise. */
   request: string | null;
+  /** JSON of the TaskResults of a lyrics or MIDI task (texts, MIDI summary); null otherwise. */
+  results: string | null;
 };
 
 export type TaskVia = "callback" | "register" | "submit";
@@ -76,23 +78,30 @@ export type AssetRow = {
   updated_at: number;
   /** STAGE_RANK of the update that set `url`: only a higher-ranked one may replace it. */
   url_rank: number;
+  /** A file stemvault makes (lyrics, MIDI): the JSON it is rendered from; null for a download. */
+  content: string | null;
 };
 
 export type CallbackRow = {
   hash: string;
   received_at: number;
-  stage: Stage;
+  /** `unrecognized` while `recognized` is 0. */
+  stage: Stage | "unrecognized";
   code: number;
   message: string | null;
   /** Further deliveries of this same content. */
   duplicates: number;
   raw: string;
+  /** 0: a shape stemvault did not know when it arrived (kept raw; a retry parses it again). */
+  recognized: number;
+  /** The path it was posted to; null for callbacks recorded before routes were kept. */
+  route: string | null;
 };
 
 /** One outbound event of the task (see events.ts): its payload, its delivery and its outbox. */
 export type EventRow = {
   id: string;
-  type: "task.archived" | "task.failed";
+  type: "task.archived" | "task.failed" | "callback.unrecognized";
   /** The status JSON when the task settled, as JSON (links are added, signed, at each attempt). */
   data: string;
   state: "pending" | "delivered" | "failed";
@@ -161,7 +170,7 @@ export class TaskRows {
    */
   ensureTask(
     taskId: string,
-    kind: Kind,
+    kind: TaskKind,
     now: number,
     firstPollAt: number,
   ): { task: TaskRow; created: boolean } {

@@ -73,7 +73,8 @@ const SCHEMA = `
     callback_origin TEXT,
     event_mark TEXT,
     via TEXT NOT NULL DEFAULT 'callback',
-    request TEXT
+    request TEXT,
+    results TEXT
   );
   CREATE TABLE callbacks (
     hash TEXT PRIMARY KEY,
@@ -82,7 +83,9 @@ const SCHEMA = `
     code INTEGER NOT NULL,
     raw TEXT NOT NULL,
     message TEXT,
-    duplicates INTEGER NOT NULL DEFAULT 0
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    recognized INTEGER NOT NULL DEFAULT 1,
+    route TEXT
   );
   CREATE TABLE assets (
     name TEXT PRIMARY KEY,
@@ -110,7 +113,8 @@ const SCHEMA = `
     updated_at INTEGER NOT NULL,
     claim_id TEXT,
     message_due_at INTEGER,
-    url_rank INTEGER NOT NULL DEFAULT 0
+    url_rank INTEGER NOT NULL DEFAULT 0,
+    content TEXT
   );
   ${EVENTS_TABLE};
   ${REPLACED_OBJECTS_TABLE};
@@ -200,6 +204,13 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE task ADD COLUMN via TEXT NOT NULL DEFAULT 'callback';
    ALTER TABLE task ADD COLUMN request TEXT;
    UPDATE task SET via = 'register' WHERE first_callback_at IS NULL;`,
+  // The whole callback family: a lyrics or MIDI task's results, callbacks of a shape stemvault
+  // did not know (kept raw, re-parsed by a retry), and files stemvault makes from a callback's
+  // data (the JSON they are rendered from).
+  `ALTER TABLE task ADD COLUMN results TEXT;
+   ALTER TABLE callbacks ADD COLUMN recognized INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE callbacks ADD COLUMN route TEXT;
+   ALTER TABLE assets ADD COLUMN content TEXT;`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { Kind } from "../core/ids";
+import { TaskKind } from "../core/ids";
 import { scrubCredentials, withoutCredentials } from "../core/redact";
-import type { TrackInfo } from "../providers/model";
+import type { TaskResults, TrackInfo } from "../providers/model";
 import { SubmittedRequest } from "../providers/submit-endpoints";
 import { EventStatus } from "./event-status";
 import type { AssetRow, CallbackRow, TaskRow } from "./rows";
@@ -25,9 +25,12 @@ export const Stage = z.enum(["text", "first", "complete", "error"]);
 export const AssetStatus = z
   .object({
     name: z.string().openapi({ example: "8551f4d5/audio" }),
-    role: z.enum(["audio", "cover", "stem", "video"]),
-    /** Without credentials: a `user:pass@` in the provider's URL is never shown back. */
-    sourceUrl: z.string(),
+    role: z.enum(["audio", "cover", "stem", "video", "image", "lyrics", "midi", "notes", "file"]),
+    /**
+     * Without credentials: a `user:pass@` in the provider's URL is never shown back. Null for a
+     * file stemvault makes itself (lyrics.json, notes.json, notes.mid).
+     */
+    sourceUrl: z.string().nullable(),
     state: z.enum(["queued", "downloading", "stored", "failed"]),
     via: z.enum(["callback", "poll"]),
     key: z.string().nullable(),
@@ -53,6 +56,24 @@ export const CallbackEntry = z.object({
   duplicates: z.number().int(),
 });
 
+/** A callback of a shape stemvault did not know, as it arrived (text, never markup). */
+export const UnrecognizedCallback = z
+  .object({ receivedAt: Iso, route: z.string(), body: z.string() })
+  .openapi("UnrecognizedCallback");
+
+export const LyricsText = z.object({
+  title: z.string().nullable(),
+  text: z.string().nullable(),
+  status: z.string().nullable(),
+  error: z.string().nullable(),
+});
+
+export const MidiSummary = z.object({
+  instruments: z.number().int(),
+  notes: z.number().int(),
+  durationSeconds: z.number(),
+});
+
 export const Track = z.object({
   id: z.string(),
   title: z.string().nullable(),
@@ -67,7 +88,7 @@ export const Track = z.object({
 export const TaskStatus = z
   .object({
     taskId: z.string(),
-    kind: Kind,
+    kind: TaskKind.openapi({ description: "`unknown` while every callback of the task was unrecognised" }),
     state: TaskState,
     stage: Stage.nullable(),
     providerCode: z.number().int().nullable(),
@@ -80,9 +101,17 @@ export const TaskStatus = z
       duplicates: z.number().int(),
       firstAt: Iso.nullable(),
       lastAt: Iso.nullable(),
-      /** Every distinct callback, oldest first: the task's stage timeline. */
+      /** Distinct callbacks of a shape stemvault did not know (kept raw, see unrecognizedCallbacks). */
+      unrecognized: z.number().int(),
+      /** Every distinct recognised callback, oldest first: the task's stage timeline. */
       history: z.array(CallbackEntry),
     }),
+    /** The raw bodies of the unrecognised callbacks, oldest first; a retry parses them again. */
+    unrecognizedCallbacks: z.array(UnrecognizedCallback),
+    /** A lyrics task's texts. */
+    lyrics: z.array(LyricsText).optional(),
+    /** A MIDI task's notes, in summary (null until they arrived). */
+    midi: MidiSummary.nullable().optional(),
     archive: ArchiveSummary,
     /** Polling of the provider's record-info for a task the callbacks left silent. */
     reconcile: z.object({
@@ -127,6 +156,9 @@ export function buildStatus(
   events: EventStatus[] = [],
 ): TaskStatus {
   const stored = assets.filter((asset) => asset.state === "stored");
+  const results = (task.results ? JSON.parse(task.results) : {}) as TaskResults;
+  const known = callbacks.filter((row) => row.recognized !== 0);
+  const unknown = callbacks.filter((row) => row.recognized === 0);
   const counts = {
     total: assets.length,
     stored: stored.length,
@@ -147,14 +179,22 @@ export function buildStatus(
       duplicates: task.duplicates,
       firstAt: iso(task.first_callback_at),
       lastAt: iso(task.last_callback_at),
-      history: callbacks.map((row) => ({
+      unrecognized: unknown.length,
+      history: known.map((row) => ({
         at: iso(row.received_at) as string,
-        stage: row.stage,
+        stage: row.stage as z.infer<typeof Stage>,
         code: row.code,
         message: row.message,
         duplicates: row.duplicates,
       })),
     },
+    unrecognizedCallbacks: unknown.map((row) => ({
+      receivedAt: iso(row.received_at) as string,
+      route: row.route ?? "/callbacks",
+      body: row.raw,
+    })),
+    ...(task.kind === "lyrics" ? { lyrics: results.lyrics ?? [] } : {}),
+    ...(task.kind === "midi" ? { midi: results.midi ?? null } : {}),
     archive: {
       state: archiveState(task, counts),
       stored: counts.stored,
@@ -173,7 +213,7 @@ export function buildStatus(
     assets: assets.map((asset) => ({
       name: asset.name,
       role: asset.role,
-      sourceUrl: withoutCredentials(asset.url),
+      sourceUrl: asset.content === null ? withoutCredentials(asset.url) : null,
       state: asset.state === "pending" ? "queued" : asset.state,
       via: asset.via,
       key: asset.key,

@@ -4,8 +4,9 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../core/config";
-import type { Kind } from "../core/ids";
+import type { TaskKind } from "../core/ids";
 import type { ReceivedCallback } from "../providers/model";
+import { reparseCallback } from "../providers/parse-callback";
 import { ArchiveClaims, type Claim, type RetryReport, type StoredMedia } from "./claims";
 import { TaskDeletion } from "./deletion";
 import { EventAttempts } from "./event-attempts";
@@ -121,7 +122,8 @@ export class TaskObject extends DurableObject<Env> {
       return { outcome: "too_many_assets", total: recorded.too_many_assets, limit };
     }
     this.events.noteOrigin(origin);
-    const settled = this.events.observe(now);
+    const unrecognized = !callback.recognized && !recorded.duplicate && this.events.observeUnrecognized(now);
+    const settled = this.events.observe(now) || unrecognized;
     const { duplicate, due } = recorded;
     if (duplicate && due.length === 0 && !settled) return { outcome: "recorded", duplicate, enqueued: 0 };
     this.index.mark(now);
@@ -152,7 +154,7 @@ export class TaskObject extends DurableObject<Env> {
    */
   async register(
     taskId: string,
-    kind: Kind,
+    kind: TaskKind,
     origin?: string,
     submission?: { via: "submit"; request: string },
   ): Promise<{ created: boolean; status: TaskStatus } | { deleted: true }> {
@@ -229,10 +231,12 @@ export class TaskObject extends DurableObject<Env> {
    * The retry endpoint: re-drives every asset that is not stored and not really in progress,
    * and says what it did; null for an unknown task.
    */
-  async retryAssets(): Promise<RetryReport | null> {
+  async retryAssets(): Promise<(RetryReport & { reparsed: number }) | null> {
     if (!this.rows.task()) return null;
     const now = Date.now();
-    const report = this.claims.reset(now);
+    // Callbacks kept raw are parsed again: this version may know their shape.
+    const reparsed = this.intake.reparse(reparseCallback, config(this.env).maxAssetsPerTask, now);
+    const report = { ...this.claims.reset(now), reparsed };
     this.events.observe(now); // unsettled again: its next settlement gets a new event
     this.index.mark(now);
     await this.outbox.flush(now);

@@ -10,13 +10,19 @@ export class TaskUpdates {
   ) {}
 
   /**
-   * Applies a validated update; a stage lower than the current one changes nothing. `task` is the
-   * task row as it is now, when the caller has it; `fresh`: the task was created in this change,
-   * so it has no assets yet.
+   * Applies a validated update; a stage lower than the current one changes nothing. A task still
+   * `unknown` takes the update's kind (the caller resolved it, see `kindAfter`). `task` is the task
+   * row as it is now, when the caller has it; `fresh`: the task was created in this change (with
+   * the update's kind), so it has no assets yet.
    */
   apply(update: TaskUpdate, now: number, task: TaskRow = this.rows.requireTask(), fresh = false): void {
+    if (!fresh && update.kind !== "unknown" && task.kind === "unknown") {
+      this.sql.exec("UPDATE task SET kind = ? WHERE id = 1", update.kind);
+    }
     const patch = mergeUpdate(task, update);
     if (!patch) return;
+    if (update.results)
+      this.sql.exec("UPDATE task SET results = ? WHERE id = 1", JSON.stringify(update.results));
     this.sql.exec(
       `UPDATE task SET stage = ?, state = ?, provider_code = ?, provider_message = ?,
          separation_type = ?, tracks = ?, updated_at = ? WHERE id = 1`,
@@ -33,6 +39,31 @@ export class TaskUpdates {
   }
 
   /**
+   * The salvaged URLs of an unrecognised callback: new `file` assets (a URL the task already
+   * archives as a salvaged file is not added twice; a name taken by another URL gets `-2`, `-3`,
+   * …), as many as MAX_ASSETS_PER_TASK leaves room for. The task shows it heard from the
+   * provider (`in_progress`), nothing more: its stage and state are the recognised callbacks'.
+   */
+  salvage(assets: AssetSpec[], maxAssets: number, now: number): void {
+    this.sql.exec(
+      "UPDATE task SET state = 'in_progress', updated_at = ? WHERE id = 1 AND state = 'awaiting_callback'",
+      now,
+    );
+    const known = this.rows.assets();
+    const names = new Set(known.map((asset) => asset.name));
+    const urls = new Set(known.filter((asset) => asset.role === "file").map((asset) => asset.url));
+    for (const spec of assets) {
+      if (names.size >= maxAssets) return;
+      if (urls.has(spec.url)) continue;
+      let name = spec.name;
+      for (let n = 2; names.has(name); n++) name = `${spec.name}-${n}`;
+      names.add(name);
+      urls.add(spec.url);
+      this.upsertAsset({ ...spec, name }, "callback", 0, now, false);
+    }
+  }
+
+  /**
    * Each asset exists once. A later mention may add the `source_*` twin it lacked, and one from a
    * higher stage with another URL switches it to that URL (see `urlSwitch`).
    */
@@ -40,8 +71,9 @@ export class TaskUpdates {
     const existing = fresh ? null : this.rows.asset(spec.name);
     if (!existing) {
       this.sql.exec(
-        `INSERT INTO assets (name, role, url, fallback_url, via, state, created_at, updated_at, position, url_rank)
-           VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, (SELECT COUNT(*) FROM assets), ?)`,
+        `INSERT INTO assets (name, role, url, fallback_url, via, state, created_at, updated_at, position, url_rank,
+           content)
+           VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, (SELECT COUNT(*) FROM assets), ?, ?)`,
         spec.name,
         spec.role,
         spec.url,
@@ -50,6 +82,7 @@ export class TaskUpdates {
         now,
         now,
         rank,
+        spec.content ?? null,
       );
       return;
     }

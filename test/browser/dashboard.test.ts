@@ -7,6 +7,7 @@
 // Screenshots go to test/browser/screenshots/ (ignored by git); with
 // UPDATE_DASHBOARD_SCREENSHOT=1 (`npm run screenshot`) the README's docs/dashboard.png is redone.
 
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,12 +19,15 @@ import { type MediaOrigin, startMediaOrigin } from "./media-origin";
 import {
   type ApiStatus,
   apiGet,
+  LYRICS,
   MEDIA,
+  MIDI_INSTRUMENTS,
   type Plan,
   planTasks,
   postAll,
   type Receiver,
   settled,
+  UNKNOWN_XSS,
   waitForTask,
   XSS,
 } from "./scenario";
@@ -144,6 +148,11 @@ async function openTask(taskId: string) {
   await page.locator(".task-body:not([hidden])").waitFor();
 }
 
+const sha256 = (bytes: Buffer | undefined) =>
+  createHash("sha256")
+    .update(bytes ?? Buffer.alloc(0))
+    .digest("hex");
+
 const assetCard = (name: string) => page.locator(`section.asset[data-key="${name}"]`);
 
 describe("the dashboard in Chromium, against wrangler dev", () => {
@@ -202,7 +211,7 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
     expect(await context.cookies()).toEqual([]);
   });
 
-  it("lists tasks of all three kinds, filters them by kind and finds one by id prefix", async () => {
+  it("lists tasks of every kind, filters them by kind and finds one by id prefix", async () => {
     const list = await apiGet(receiver, "/tasks?limit=200");
     expect(list.status, "GET /tasks (the list API, CONTRACT.md) must answer 200").toBe(200);
 
@@ -213,6 +222,11 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
       ["music", "music"],
       ["stems", "separation"],
       ["video", "video"],
+      ["wav", "wav"],
+      ["cover", "cover"],
+      ["lyrics", "lyrics"],
+      ["midi", "midi"],
+      ["unknown", "unknown"],
     ] as const) {
       await row(plan.ids[name]).waitFor({ timeout: 15_000 });
       expect(await row(plan.ids[name]).locator('[data-label="Kind"]').textContent()).toBe(kind);
@@ -232,9 +246,31 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
     expect(await page.evaluate("window.scrollY")).toBe(scrolled);
     await page.setViewportSize({ width: 1280, height: 900 });
 
-    await page.getByLabel("Kind").selectOption("video");
+    const kindOptions = await page
+      .getByLabel("Kind")
+      .locator("option")
+      .evaluateAll((options) => options.map((option) => option.getAttribute("value")));
+    expect(kindOptions).toEqual([
+      "",
+      "music",
+      "separation",
+      "video",
+      "wav",
+      "cover",
+      "lyrics",
+      "midi",
+      "unknown",
+    ]);
+    await page.getByLabel("Kind").selectOption("midi");
     await expect.poll(() => row(plan.ids.music).count()).toBe(0);
-    expect(await row(plan.ids.video).count()).toBe(1);
+    expect(await row(plan.ids.midi).count()).toBe(1);
+    expect(new Set(await page.locator('tbody [data-label="Kind"]').allTextContents())).toEqual(
+      new Set(["midi"]),
+    );
+
+    await page.getByLabel("Kind").selectOption("video");
+    await expect.poll(() => row(plan.ids.video).count()).toBe(1);
+    expect(await row(plan.ids.midi).count()).toBe(0);
     const kinds = await page.locator('tbody [data-label="Kind"]').allTextContents();
     expect(new Set(kinds)).toEqual(new Set(["video"]));
     expect(page.url()).toContain("kind=video");
@@ -371,6 +407,172 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
     expect(sink).toBe("TypeError");
   });
 
+  it("plays a WAV conversion and shows a cover generation's images", async () => {
+    await openTask(plan.ids.wav);
+    expect(await page.locator(".task-head .kind").textContent()).toBe("wav");
+    const stored = statuses.wav.assets;
+    expect(stored.map((asset) => [asset.role, asset.state, asset.key])).toEqual([
+      ["audio", "stored", `wav/${plan.ids.wav}/audio.wav`],
+    ]);
+    expect(stored[0]?.sha256).toBe(sha256(MEDIA["/converted.wav"]?.body));
+    const audio = page.locator("audio");
+    expect(await audio.count()).toBe(1);
+    expect(await audio.getAttribute("src")).toMatch(/^\/media\/wav\/.+\/audio\.wav\?expires=\d+&sig=/);
+    await audio.evaluate((element) => (element as unknown as Media).play());
+    await expect
+      .poll(() => audio.evaluate((element) => (element as unknown as Media).currentTime), { timeout: 10_000 })
+      .toBeGreaterThan(0.3);
+    const state = await audio.evaluate((element) => {
+      const media = element as unknown as Media;
+      return { error: media.error?.code ?? null, duration: media.duration };
+    });
+    expect(state).toEqual({ error: null, duration: expect.closeTo(5, 1) });
+    await audio.evaluate((element) => (element as unknown as Media).pause());
+    await page.screenshot({ path: join(SCREENSHOTS, "wav.png") });
+
+    await openTask(plan.ids.cover);
+    expect(statuses.cover.assets.map((asset) => [asset.role, asset.state, asset.key, asset.sha256])).toEqual([
+      ["image", "stored", `cover/${plan.ids.cover}/image-1.png`, sha256(MEDIA["/art-1.png"]?.body)],
+      ["image", "stored", `cover/${plan.ids.cover}/image-2.png`, sha256(MEDIA["/art-2.png"]?.body)],
+    ]);
+    const images = page.locator(".player.cover img");
+    expect(await images.count()).toBe(2);
+    for (const [index, image] of (await images.all()).entries()) {
+      expect(await image.getAttribute("src")).toMatch(
+        new RegExp(`^/media/cover/${plan.ids.cover}/image-${index + 1}\\.png\\?expires=\\d+&sig=`),
+      );
+      await image.scrollIntoViewIfNeeded();
+      await expect
+        .poll(() =>
+          image.evaluate(
+            (img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth,
+          ),
+        )
+        .toBe(120);
+    }
+    expect(await page.locator("audio, video").count()).toBe(0);
+    await page.evaluate("window.scrollTo(0, 0)");
+    await page.screenshot({ path: join(SCREENSHOTS, "cover.png"), fullPage: true });
+  });
+
+  it("shows the lyrics texts with their titles, status and line breaks, as text", async () => {
+    await openTask(plan.ids.lyrics);
+    expect(statuses.lyrics.lyrics).toEqual(
+      LYRICS.map((item) => ({ title: item.title, text: item.text, status: item.status, error: null })),
+    );
+    const card = page.locator("#lyrics-card");
+    expect(await card.isVisible()).toBe(true);
+    expect(await card.locator(".lyrics-title").allTextContents()).toEqual(LYRICS.map((item) => item.title));
+    expect(await card.locator(".lyrics-head .badge").allTextContents()).toEqual(["complete", "complete"]);
+    expect(await card.locator(".lyrics-text").allTextContents()).toEqual(LYRICS.map((item) => item.text));
+    // The line breaks are shown as line breaks: the rendered text has one line per line of lyrics.
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is the point (line breaks on screen)
+    const shown = await card.locator(".lyrics-text").first().innerText();
+    expect(shown.split("\n")).toEqual((LYRICS[0]?.text ?? "").split("\n"));
+    expect(await page.evaluate("window.__xss")).toBeUndefined();
+    expect(await page.locator('img[src="x"], main script, main b').count()).toBe(0);
+
+    // lyrics.json is an archived file of the task, made by stemvault, with its hash.
+    const file = statuses.lyrics.assets.find((asset) => asset.role === "lyrics");
+    expect(file).toMatchObject({ state: "stored", key: `lyrics/${plan.ids.lyrics}/lyrics.json` });
+    const card_ = assetCard(file?.name ?? "");
+    expect(await card_.locator(".hash").textContent()).toBe(file?.sha256);
+    expect(await card_.textContent()).toContain("made by stemvault");
+    const download = await fetch(
+      `${server.url}${await card_.getByRole("link", { name: /^Download/ }).getAttribute("href")}`,
+    );
+    expect(download.headers.get("content-disposition")).toMatch(/^attachment/);
+    const bytes = Buffer.from(await download.arrayBuffer());
+    expect(sha256(bytes)).toBe(file?.sha256);
+    expect(JSON.stringify(JSON.parse(bytes.toString("utf8")))).toContain("Harbour lights are fading slow");
+    await page.screenshot({ path: join(SCREENSHOTS, "lyrics.png"), fullPage: true });
+  });
+
+  it("shows the MIDI summary and downloads notes.mid and notes.json", async () => {
+    await openTask(plan.ids.midi);
+    const notes = MIDI_INSTRUMENTS.flatMap((instrument) => instrument.notes);
+    const seconds = Math.max(...notes.map((note) => Number(note.end)));
+    expect(statuses.midi.midi).toEqual({ instruments: 3, notes: notes.length, durationSeconds: seconds });
+    const facts = page.locator("#midi-card .midi-facts");
+    expect(await facts.locator("dt").allTextContents()).toEqual(["Instruments", "Notes", "Duration"]);
+    expect(await facts.locator("dd").allTextContents()).toEqual(["3", String(notes.length), "0:07"]);
+
+    for (const [role, name, type, magic] of [
+      ["midi", "notes.mid", "audio/midi", "MThd"],
+      ["notes", "notes.json", "application/json", "{"],
+    ] as const) {
+      const asset = statuses.midi.assets.find((candidate) => candidate.role === role);
+      expect(asset, role).toMatchObject({
+        state: "stored",
+        key: `midi/${plan.ids.midi}/${name}`,
+        contentType: type,
+      });
+      const link = page.locator("#midi-card").getByRole("link", { name: `Download ${name}` });
+      expect(await link.getAttribute("download")).toBe(`${plan.ids.midi}-${name}`);
+      const href = (await link.getAttribute("href")) ?? "";
+      expect(href).toMatch(
+        new RegExp(`^/media/midi/${plan.ids.midi}/${name.replace(".", "\\.")}\\?expires=`),
+      );
+      const response = await fetch(`${server.url}${href}`);
+      expect(response.status, name).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(new RegExp(`^${type}`));
+      expect(response.headers.get("content-disposition")).toMatch(/^attachment/);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      expect(bytes.subarray(0, magic.length).toString("latin1"), name).toBe(magic);
+      expect(sha256(bytes), name).toBe(asset?.sha256);
+    }
+    // A browser cannot play MIDI: there is no player, only the downloads.
+    expect(await page.locator("audio, video").count()).toBe(0);
+    await page.screenshot({ path: join(SCREENSHOTS, "midi.png"), fullPage: true });
+  });
+
+  it("shows an unrecognised callback's raw JSON as inert text, with its salvaged file", async () => {
+    const status = statuses.unknown;
+    expect(status.kind).toBe("unknown");
+    expect(status.callbacks.unrecognized).toBe(1);
+    expect(status.unrecognizedCallbacks?.map((callback) => [callback.route, callback.body])).toEqual([
+      ["/callbacks", plan.unknownBody],
+    ]);
+    await openTask(plan.ids.unknown);
+    const card = page.locator("#unrecognized-card");
+    expect(await card.isVisible()).toBe(true);
+    const raw = card.locator(".raw-json");
+    expect(await raw.count()).toBe(1);
+    expect(await raw.textContent()).toBe(JSON.stringify(JSON.parse(plan.unknownBody), null, 2));
+    expect(await card.locator(".raw-head code").textContent()).toBe("POST /callbacks");
+    await raw.hover();
+    expect(await page.evaluate("window.__xss")).toBeUndefined();
+    expect(await raw.locator("*").count()).toBe(0);
+    expect(await page.locator('img[src="x"], main script, main b').count()).toBe(0);
+    expect(await raw.textContent()).toContain(UNKNOWN_XSS.msg.replaceAll('"', '\\"'));
+    expect(await page.locator(".timeline").textContent()).toContain("1 not recognised");
+    expect(await page.locator(".timeline li.is-unrecognized").textContent()).toContain(
+      "Callback not recognised/callbacks",
+    );
+
+    // The media link inside it was archived as a file of the task and shows as an image.
+    const salvaged = status.assets.find((asset) => asset.role === "file");
+    expect(salvaged).toMatchObject({ state: "stored", sha256: sha256(MEDIA["/salvaged.png"]?.body) });
+    const image = assetCard(salvaged?.name ?? "").locator("img");
+    await image.scrollIntoViewIfNeeded();
+    await expect
+      .poll(() =>
+        image.evaluate(
+          (img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth,
+        ),
+      )
+      .toBe(64);
+    // Retry reads the kept callback again; this version still does not know its shape.
+    await page.getByRole("button", { name: "Retry", exact: true }).click();
+    await expect
+      .poll(() => page.locator(".action-status").textContent())
+      .toBe("Re-queued 0 files. This version does not recognise the kept callbacks either.");
+    const after = await apiGet(receiver, `/tasks/${plan.ids.unknown}`);
+    expect(after.body).toMatchObject({ kind: "unknown", callbacks: { unrecognized: 1 } });
+    await page.evaluate("window.scrollTo(0, 0)");
+    await page.screenshot({ path: join(SCREENSHOTS, "unknown.png"), fullPage: true });
+  });
+
   it("retries failed files: the button re-queues them and they are stored", async () => {
     const vocal = statuses.retry.assets.find((asset) => asset.name === "vocal");
     expect(vocal?.state).toBe("failed");
@@ -443,6 +645,12 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
     await page375.locator(".task-body:not([hidden])").waitFor();
     expect(await page375.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(375);
     await page375.screenshot({ path: join(SCREENSHOTS, "task-375.png"), fullPage: true });
+    for (const name of ["wav", "cover", "lyrics", "midi", "unknown"] as const) {
+      await page375.goto(taskUrl(plan.ids[name]));
+      await page375.locator(".task-body:not([hidden])").waitFor();
+      expect(await page375.evaluate("document.documentElement.scrollWidth"), name).toBeLessThanOrEqual(375);
+      await page375.screenshot({ path: join(SCREENSHOTS, `${name}-375.png`), fullPage: true });
+    }
     await page375.close();
 
     expect(requests.length).toBeGreaterThan(0);

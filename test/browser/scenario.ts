@@ -9,13 +9,23 @@
 //   video   one MP4
 //   retry   a separate_vocal whose vocal link is not ready (404 → failed) until the test releases it
 //   doomed  a video, for the delete button
+//   wav     a WAV conversion: one WAV tone
+//   cover   a cover-image generation: two PNGs
+//   lyrics  two lyrics texts with line breaks, one carrying markup, one the provider refused
+//   midi    three instruments' notes, made into notes.mid and kept as notes.json
+//   unknown a callback of a shape stemvault does not know, whose strings carry HTML/script
+//           payloads and whose one media link is salvaged
 
+import kieCoverSuccess from "../../support/fixtures/kie.cover.success.json" with { type: "json" };
 import kieMusicText from "../../support/fixtures/kie.music.text.json" with { type: "json" };
+import sunoapiLyricsComplete from "../../support/fixtures/sunoapi.lyrics.complete.json" with { type: "json" };
+import sunoapiMidiComplete from "../../support/fixtures/sunoapi.midi.complete.json" with { type: "json" };
 import sunoapiMusicComplete from "../../support/fixtures/sunoapi.music.complete.json" with { type: "json" };
 import sunoapiSeparateVocal from "../../support/fixtures/sunoapi.separation.separate-vocal.json" with {
   type: "json",
 };
 import sunoapiVideo from "../../support/fixtures/sunoapi.video.success.json" with { type: "json" };
+import sunoapiWavSuccess from "../../support/fixtures/sunoapi.wav.success.json" with { type: "json" };
 import { mp4Prefix, pngCover, type ServedMedia, wavTone } from "./media-origin.ts";
 
 /** Each payload sets `window.__xss` if it ever runs. */
@@ -36,17 +46,86 @@ export const MEDIA: Record<string, ServedMedia> = {
   "/vocals.wav": { body: wavTone({ seconds: 2, frequency: 660 }), type: "audio/wav" },
   "/clip.mp4": { body: mp4Prefix(), type: "video/mp4" },
   "/late-vocals.wav": { body: wavTone({ seconds: 1, frequency: 880 }), type: "audio/wav", withheld: true },
+  "/converted.wav": { body: wavTone({ seconds: 5, frequency: 392 }), type: "audio/wav" },
+  "/art-1.png": { body: pngCover({ size: 120, hue: [180, 40, 40] }), type: "image/png" },
+  "/art-2.png": { body: pngCover({ size: 120, hue: [40, 140, 60] }), type: "image/png" },
+  "/salvaged.png": { body: pngCover({ size: 64, hue: [90, 90, 90] }), type: "image/png" },
+};
+
+/** The lyrics texts of the lyrics task, as the provider sends them and as a person must see them. */
+export const LYRICS = [
+  {
+    title: "Harbour Lights",
+    text: "[Verse]\nHarbour lights are fading slow\nEngines humming down below\n\n[Chorus]\nHold on, hold on",
+    status: "complete",
+    errorMessage: "",
+  },
+  {
+    title: `<img src=x onerror="window.__xss = 'lyrics-title'">Tidal`,
+    text: `[Verse]\n<script>window.__xss = "lyrics"</script>Waves <b onclick="window.__xss = 'b'">roll</b> in\nline two`,
+    status: "complete",
+    errorMessage: "",
+  },
+];
+
+/** The notes of the MIDI task: 3 instruments, 9 notes, 6.5 s (`start`/`end` as numbers and as strings). */
+export const MIDI_INSTRUMENTS = [
+  {
+    name: "Drums",
+    notes: [
+      { pitch: 36, start: 0, end: 0.25, velocity: 110 },
+      { pitch: 38, start: 0.5, end: 0.75, velocity: 96 },
+      { pitch: 36, start: 1, end: 1.25, velocity: 110 },
+      { pitch: 42, start: "1.5", end: "1.625", velocity: 70 },
+    ],
+  },
+  {
+    name: "Bass",
+    notes: [
+      { pitch: 40, start: 0, end: 1.9, velocity: 90 },
+      { pitch: 43, start: 2, end: 3.9, velocity: 88 },
+    ],
+  },
+  {
+    name: "Piano",
+    notes: [
+      { pitch: 64, start: "0.0", end: "2.0", velocity: 80 },
+      { pitch: 67, start: 2, end: 4, velocity: 82 },
+      { pitch: 72, start: 4, end: 6.5, velocity: 84 },
+    ],
+  },
+];
+
+/** Each string of the unrecognised callback sets `window.__xss` if it ever runs. */
+export const UNKNOWN_XSS = {
+  msg: `<script>window.__xss = "raw-msg"</script>Done`,
+  title: `<img src=x onerror="window.__xss = 'raw-title'">`,
 };
 
 export interface Post {
   taskId: string;
-  kind: "music" | "separation" | "video";
+  /** `/callbacks/<kind>`; none: `/callbacks`, the receiver detects the kind (or does not). */
+  kind?: "music" | "separation" | "video" | "wav" | "cover" | "lyrics" | "midi";
   body: unknown;
 }
 
 export interface Plan {
-  ids: { music: string; stems: string; video: string; retry: string; doomed: string; hostile: string };
+  ids: {
+    music: string;
+    stems: string;
+    video: string;
+    retry: string;
+    doomed: string;
+    hostile: string;
+    wav: string;
+    cover: string;
+    lyrics: string;
+    midi: string;
+    unknown: string;
+  };
   posts: Post[];
+  /** The raw body of the unrecognised callback, exactly as posted. */
+  unknownBody: string;
 }
 
 type Json = Record<string, unknown>;
@@ -60,6 +139,11 @@ export function planTasks(origin: string, runId: string): Plan {
     retry: `dash-${runId}-retry`,
     doomed: `dash-${runId}-doomed`,
     hostile: `dash-${runId}-hostile`,
+    wav: `dash-${runId}-wav`,
+    cover: `dash-${runId}-cover`,
+    lyrics: `dash-${runId}-lyrics`,
+    midi: `dash-${runId}-midi`,
+    unknown: `dash-${runId}-unknown`,
   };
 
   const text = clone(kieMusicText) as Json;
@@ -104,8 +188,33 @@ export function planTasks(origin: string, runId: string): Plan {
     return body;
   };
 
+  // The documented fixtures: WAV with `data.task_id`, cover and sunoapi's lyrics with camelCase
+  // `data.taskId`, MIDI's `task_id` at the top level.
+  const wav = clone(sunoapiWavSuccess) as Json;
+  Object.assign(wav.data as Json, { task_id: ids.wav, audioWavUrl: `${origin}/converted.wav` });
+  const cover = clone(kieCoverSuccess) as Json;
+  Object.assign(cover.data as Json, {
+    taskId: ids.cover,
+    images: [`${origin}/art-1.png`, `${origin}/art-2.png`],
+  });
+  const lyrics = clone(sunoapiLyricsComplete) as Json;
+  Object.assign(lyrics.data as Json, { taskId: ids.lyrics, data: LYRICS });
+  const midi = clone(sunoapiMidiComplete) as Json;
+  midi.task_id = ids.midi;
+  (midi.data as Json).instruments = MIDI_INSTRUMENTS;
+  const unknownBody = JSON.stringify({
+    code: 200,
+    msg: UNKNOWN_XSS.msg,
+    data: {
+      task_id: ids.unknown,
+      jobKind: "sound-effects",
+      result: { title: UNKNOWN_XSS.title, file: `${origin}/salvaged.png` },
+    },
+  });
+
   return {
     ids,
+    unknownBody,
     posts: [
       { taskId: ids.music, kind: "music", body: text },
       { taskId: ids.music, kind: "music", body: complete(ids.music, false) },
@@ -115,6 +224,11 @@ export function planTasks(origin: string, runId: string): Plan {
       { taskId: ids.video, kind: "video", body: video(ids.video) },
       { taskId: ids.retry, kind: "separation", body: separation(ids.retry, "/late-vocals.wav") },
       { taskId: ids.doomed, kind: "video", body: video(ids.doomed) },
+      { taskId: ids.wav, kind: "wav", body: wav },
+      { taskId: ids.cover, kind: "cover", body: cover },
+      { taskId: ids.lyrics, kind: "lyrics", body: lyrics },
+      { taskId: ids.midi, kind: "midi", body: midi },
+      { taskId: ids.unknown, body: unknownBody },
     ],
   };
 }
@@ -125,12 +239,18 @@ export interface ApiStatus {
   kind: string;
   state: string;
   providerMessage: string | null;
+  callbacks: { received: number; unrecognized?: number };
+  lyrics?: { title: string | null; text: string | null; status: string | null; error: string | null }[];
+  midi?: { instruments: number; notes: number; durationSeconds: number };
+  unrecognizedCallbacks?: { receivedAt: string; route: string; body: string }[];
   archive: { state: string; stored: number; failed: number; total: number; bytes: number };
   tracks: { id: string; title: string | null }[];
   assets: {
     name: string;
     role: string;
     state: string;
+    key: string | null;
+    contentType: string | null;
     bytes: number | null;
     sha256: string | null;
     attempts: number;
@@ -148,9 +268,11 @@ export interface Receiver {
 /** Posts every callback of the plan in order; throws unless each is answered 200. */
 export async function postAll(receiver: Receiver, plan: Plan): Promise<void> {
   for (const post of plan.posts) {
+    const path = post.kind ? `/callbacks/${post.kind}` : "/callbacks";
+    const body = typeof post.body === "string" ? post.body : JSON.stringify(post.body);
     const response = await fetch(
-      `${receiver.url}/callbacks/${post.kind}?token=${encodeURIComponent(receiver.callbackToken)}`,
-      { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(post.body) },
+      `${receiver.url}${path}?token=${encodeURIComponent(receiver.callbackToken)}`,
+      { method: "POST", headers: { "content-type": "application/json" }, body },
     );
     const text = await response.text();
     if (response.status !== 200) throw new Error(`callback for ${post.taskId}: ${response.status} ${text}`);
@@ -191,5 +313,12 @@ export async function waitForTask(
   }
 }
 
+/**
+ * Every file settled: the archive of a finished task, or (a task of kind `unknown`, which never
+ * finishes) each salvaged file stored or failed.
+ */
 export const settled = (status: ApiStatus) =>
-  status.archive.state === "archived" || status.archive.state === "failed";
+  status.archive.state === "archived" ||
+  status.archive.state === "failed" ||
+  (status.kind === "unknown" &&
+    status.assets.every((asset) => asset.state === "stored" || asset.state === "failed"));

@@ -46,8 +46,8 @@ describe("confirmation mode", () => {
     const status = await waitForStatus(taskId, settled);
     expect(status.archive).toMatchObject({ state: "archived", stored: 12 });
     for (const asset of status.assets) {
-      const file = files.get(asset.sourceUrl);
-      if (!file) throw new Error(asset.sourceUrl);
+      const file = files.get(asset.sourceUrl ?? "");
+      if (!file) throw new Error(String(asset.sourceUrl));
       expect(await r2Sha256(asset.key as string)).toMatchObject({
         size: file.size,
         sha256: await expectedSha256(file),
@@ -89,5 +89,45 @@ describe("confirmation mode", () => {
     expect(status.assets[0]).toMatchObject({ state: "failed" });
     expect(status.assets[0]?.error).toMatch(/HTTP 404/);
     expect(await originLog(`/bytes/twin-${taskId}`)).toEqual([]);
+  });
+
+  it("confirms a WAV callback's URL with the WAV record-info", async () => {
+    const taskId = uniqueId("wav");
+    const url = originBytes(`confirmed-${taskId}.wav`, 3000, 51);
+    await scriptRecordInfo("wav", taskId, [
+      recordInfo({ taskId, successFlag: "SUCCESS", response: { audioWavUrl: url } }),
+    ]);
+    expect(
+      (await postCallback({ code: 200, msg: "success", data: { task_id: taskId, audioWavUrl: url } })).status,
+    ).toBe(200);
+    const status = await waitForStatus(taskId, settled);
+    expect(status.assets[0]).toMatchObject({ state: "stored", key: `wav/${taskId}/audio.wav` });
+  });
+
+  it("fails closed on a cover image, which no record-info can confirm, and makes lyrics without asking", async () => {
+    const taskId = uniqueId("cover");
+    const image = originBytes(`cover-${taskId}.png`, 2000, 52);
+    expect(
+      (await postCallback({ code: 200, msg: "success", data: { taskId, images: [image] } })).status,
+    ).toBe(200);
+    const cover = await waitForStatus(taskId, settled);
+    expect(cover.assets[0]).toMatchObject({ state: "failed", key: null });
+    expect(cover.assets[0]?.error).toMatch(/^unconfirmed_url: cover tasks have no record-info/);
+    expect(await originLog(`/bytes/cover-${taskId}`)).toEqual([]);
+
+    const lyricsId = uniqueId("lyrics");
+    const lyrics = {
+      code: 200,
+      msg: "ok",
+      data: {
+        callbackType: "complete",
+        task_id: lyricsId,
+        data: [{ text: "la", title: "La", status: "complete" }],
+      },
+    };
+    expect((await postCallback(lyrics)).status).toBe(200);
+    const made = await waitForStatus(lyricsId, settled);
+    expect(made.assets[0]).toMatchObject({ state: "stored", key: `lyrics/${lyricsId}/lyrics.json` });
+    expect(await providerRequests(lyricsId)).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import { planScenario, type RunResult, runScenario } from "../../support/scenari
 
 /** The secret being rotated in; DEV_EVENTS_SECRET is the one being rotated out. */
 const NEW_SECRET = "whsec_c3RlbXZhdWx0LXRlc3QtZXZlbnRzLXNlY3JldC1CISE=";
-const SIZES = { audio: 40_000, cover: 6_000, stemMin: 4_000, stemMax: 9_000, video: 300_000 };
+const SIZES = { audio: 40_000, cover: 6_000, stemMin: 4_000, stemMax: 9_000, video: 300_000, wav: 50_000 };
 
 let origin: Origin;
 let endpoint: EventsEndpoint;
@@ -66,7 +66,7 @@ it("delivers one verified task.archived event per archived task, with working ab
       received.map(({ type, verified, duplicate, status }) => ({ type, verified, duplicate, status })),
     ).toEqual([{ type: "task.archived", verified: true, duplicate: false, status: 200 }]);
     const [event] = received;
-    expect(event?.links).toHaveLength(task.files.length);
+    expect(event?.links).toHaveLength(task.files.length + task.made.length);
     for (const link of event?.links ?? []) expect(link.startsWith(`${server.url}/media/`)).toBe(true);
     const media = await fetch(event?.links[0] as string);
     expect(media.status).toBe(200);

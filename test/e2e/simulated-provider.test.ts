@@ -13,6 +13,8 @@ import { mediaUrl } from "../../support/media-url";
 import { type Origin, startOrigin } from "../../support/origin";
 import { mediaChunk, mediaSha256 } from "../../support/pattern";
 import {
+  isAsset,
+  type MadeFile,
   type MediaFile,
   planScenario,
   type RunResult,
@@ -68,9 +70,17 @@ const served = async (file: MediaFile) => ({
 });
 
 function storedAsset(status: TaskStatus | null, file: MediaFile) {
-  const asset = status?.assets.find((candidate) => candidate.name === file.asset);
+  const asset = status?.assets.find(isAsset(file));
   if (!asset?.key || !asset.url) throw new Error(`${status?.taskId} ${file.asset} is not stored`);
   return { ...asset, key: asset.key, url: asset.url };
+}
+
+/** What the receiver's own files of a task came to (known only once it made them). */
+function madeBytes(status: TaskStatus | null, made: MadeFile[]): number {
+  return made.reduce(
+    (sum, file) => sum + (status?.assets.find((asset) => asset.key === file.archiveKey)?.bytes ?? 0),
+    0,
+  );
 }
 
 function outcomeOf(kind: string) {
@@ -90,20 +100,69 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     );
   });
 
-  it("archives a music task, a 12-stem separation and a video, each file with its size and SHA-256", () => {
+  it("archives a task of each of the seven kinds, each file with its size and SHA-256", () => {
     expect(result.problems).toEqual([]);
-    expect(result.tasks.map(({ task, status }) => [task.kind, status?.archive])).toEqual(
-      scenario.tasks.map((task) => [
+    expect(result.tasks.map(({ task }) => task.kind)).toEqual([
+      "music",
+      "separation",
+      "video",
+      "wav",
+      "cover",
+      "lyrics",
+      "midi",
+    ]);
+    expect(result.tasks.map(({ task, status }) => [task.kind, status?.kind, status?.archive])).toEqual(
+      result.tasks.map(({ task, status }) => [
+        task.kind,
         task.kind,
         {
           state: "archived",
-          stored: task.files.length,
+          stored: task.files.length + task.made.length,
           failed: 0,
-          total: task.files.length,
-          bytes: task.bytes,
+          total: task.files.length + task.made.length,
+          bytes: task.bytes + madeBytes(status, task.made),
         },
       ]),
     );
+  });
+
+  it("makes lyrics.json, notes.mid and notes.json, served with the SHA-256 it recorded", async () => {
+    const made = result.tasks.flatMap((outcome) => outcome.task.made.map((file) => ({ outcome, file })));
+    expect(made.map(({ file }) => file.archiveKey.split("/").pop())).toEqual([
+      "lyrics.json",
+      "notes.mid",
+      "notes.json",
+    ]);
+    const bodies = new Map<string, Buffer>();
+    for (const { outcome, file } of made) {
+      const asset = outcome.status?.assets.find((candidate) => candidate.key === file.archiveKey);
+      expect(asset, file.archiveKey).toMatchObject({
+        role: file.role,
+        state: "stored",
+        contentType: file.contentType,
+      });
+      const response = await fetch(client.link(asset?.url as string));
+      expect(response.status, file.archiveKey).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(new RegExp(`^${file.contentType}`));
+      expect(response.headers.get("content-disposition")).toMatch(/^attachment/);
+      const body = Buffer.from(await response.arrayBuffer());
+      expect(body.length).toBe(asset?.bytes);
+      expect(createHash("sha256").update(body).digest("hex")).toBe(asset?.sha256);
+      bodies.set(file.role, body);
+    }
+    // What they hold: every lyrics text, a Standard MIDI File, the notes as the provider sent them.
+    const bodyOf = (kind: string) =>
+      scenario.steps.find((step) => step.taskId === outcomeOf(kind).task.taskId)?.body as unknown;
+    const texts = (bodyOf("lyrics") as { data: { data: { text: string; title: string }[] } }).data.data;
+    const lyricsJson = JSON.stringify(JSON.parse(bodies.get("lyrics")?.toString("utf8") ?? "null"));
+    for (const { text, title } of texts) {
+      expect(lyricsJson).toContain(JSON.stringify(text));
+      expect(lyricsJson).toContain(JSON.stringify(title));
+    }
+    expect(bodies.get("midi")?.subarray(0, 4).toString("latin1")).toBe("MThd");
+    const instruments = (bodyOf("midi") as { data: { instruments: { name: string }[] } }).data.instruments;
+    const notesJson = JSON.stringify(JSON.parse(bodies.get("notes")?.toString("utf8") ?? "null"));
+    for (const { name } of instruments) expect(notesJson).toContain(JSON.stringify(name));
   });
 
   it("serves every archived file byte for byte through its signed link", async () => {
@@ -123,7 +182,8 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
 
   it("serves a file with the bearer token alone, and nothing without either", async () => {
     for (const outcome of result.tasks) {
-      const file = outcome.task.files[0] as MediaFile;
+      const file = outcome.task.files[0];
+      if (!file) continue;
       const { key } = storedAsset(outcome.status, file);
       const withBearer = await client.request(`/media/${key}`, { headers: client.bearer });
       expect(withBearer.status).toBe(200);
@@ -245,7 +305,8 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
     for (let tries = 0; tries < 100; tries++) {
       const { data } = await client.api.GET("/tasks", { params: { query: { q: prefix } } });
       tasks = data?.tasks ?? [];
-      if (tasks.length === 3 && tasks.every((task) => task.archive.state === "archived")) break;
+      if (tasks.length === scenario.tasks.length && tasks.every((task) => task.archive.state === "archived"))
+        break;
       await new Promise((done) => setTimeout(done, 100));
     }
     expect(tasks.map((task) => task.taskId).sort()).toEqual(result.tasks.map((t) => t.task.taskId).sort());

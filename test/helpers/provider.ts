@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { Kind } from "../../src/core/ids";
+import type { TaskKind } from "../../src/core/ids";
 import { RECORD_INFO_PATHS } from "../../src/providers/record-info";
 import { taskStub } from "../../src/tasks/stub";
 
@@ -10,7 +10,7 @@ export interface ScriptedResponse {
 }
 
 /** Queues the fake provider's answers to record-info of one task (the last one repeats). */
-export async function scriptRecordInfo(kind: Kind, taskId: string, responses: ScriptedResponse[]) {
+export async function scriptRecordInfo(kind: TaskKind, taskId: string, responses: ScriptedResponse[]) {
   const key = `${RECORD_INFO_PATHS[kind]}?taskId=${taskId}`;
   const response = await fetch(`${env.ORIGIN_URL}/__provider/script`, {
     method: "POST",

@@ -39,8 +39,8 @@ describe("archiving every kind byte-exact", () => {
     const status = await waitForStatus(taskId, settled);
     expect(status.archive).toMatchObject({ state: "archived", stored: 12, total: 12 });
     for (const asset of status.assets) {
-      const file = files.get(asset.sourceUrl);
-      if (!file) throw new Error(asset.sourceUrl);
+      const file = files.get(asset.sourceUrl ?? "");
+      if (!file) throw new Error(String(asset.sourceUrl));
       expect(asset.key).toBe(`separation/${taskId}/${asset.name}.mp3`);
       const stored = await r2Sha256(asset.key as string);
       expect(stored?.size).toBe(file.size);

@@ -253,7 +253,13 @@ describe("the retry endpoint", () => {
     await age(taskId, 30_000);
     await retry(taskId);
     await waitForStatus(taskId, settled);
-    expect(await retry(taskId)).toEqual({ taskId, requeued: 0, requeuedAssets: [], untouched: [] });
+    expect(await retry(taskId)).toEqual({
+      taskId,
+      requeued: 0,
+      requeuedAssets: [],
+      untouched: [],
+      reparsed: 0,
+    });
   });
 });
 

@@ -83,6 +83,25 @@ describe("the Worker's answers match the document", () => {
     };
     await answers.check("post", "/callbacks/{kind}", await postCallback(video, { kind: "video" }));
     await answers.check("post", "/callbacks/{kind}", await postCallback(video, { kind: "music" }));
+    const unknownShape = { code: 200, data: { task_id: uniqueId("doc-unknown"), novel: true } };
+    await answers.check("post", "/callbacks", await postCallback(unknownShape));
+  });
+
+  it("the quarantine", async () => {
+    const raw = JSON.stringify({ code: 200, data: { marker: uniqueId("doc-q") } });
+    await answers.check("post", "/callbacks", await postCallback(null, { raw }));
+    const listed = (await answers.check(
+      "get",
+      "/quarantine",
+      await request("/quarantine?limit=200", { headers: bearer }),
+    )) as { items: { key: string }[] };
+    await answers.check("get", "/quarantine", await request("/quarantine"));
+    await answers.check("get", "/quarantine", await request("/quarantine?limit=0", { headers: bearer }));
+    const key = listed.items[0]?.key as string;
+    const path = "/quarantine/{day}/{file}";
+    await answers.check("get", path, await request(`/${key}`, { headers: bearer }));
+    await answers.check("get", path, await request(`/${key}`));
+    await answers.check("get", path, await request("/quarantine/2026-01-01/none.json", { headers: bearer }));
   });
 
   it("POST /provider/… (each submit endpoint)", async () => {

@@ -386,6 +386,7 @@ describe("task routes", () => {
       requeued: 1,
       requeuedAssets: [asset.name],
       untouched: [],
+      reparsed: 0,
     });
     const { waitForStatus, settled } = await import("../helpers/worker");
     const status = await waitForStatus(taskId, (s) => settled(s) && s.assets[0]?.state === "stored");
@@ -410,6 +411,7 @@ describe("task routes", () => {
       requeued: 0,
       requeuedAssets: [],
       untouched: [{ name: "video", state: "queued", until: expect.any(String) }],
+      reparsed: 0,
     });
   });
 });

@@ -125,7 +125,7 @@ describe("a music task through its stages", () => {
     const sizes = [...files.values()].reduce((sum, file) => sum + file.size, 0);
     expect(status.archive).toEqual({ state: "archived", stored: 4, failed: 0, total: 4, bytes: sizes });
     for (const asset of status.assets) {
-      const file = files.get(asset.sourceUrl);
+      const file = files.get(asset.sourceUrl ?? "");
       if (!file) throw new Error(`no served file for ${asset.sourceUrl}`);
       const [trackId, role] = asset.name.split("/");
       const ext = role === "audio" ? "mp3" : "jpeg";
@@ -320,7 +320,7 @@ describe("a failed enqueue", () => {
     expect(status.archive).toMatchObject({ state: "archived", stored: 4 });
     expect((await sentMessages(taskId)).map((row) => row.messages_sent)).toEqual([1, 1, 1, 1]);
     const hits = await originHits();
-    for (const asset of status.assets) expect(hits.get(asset.sourceUrl)).toBe(1);
+    for (const asset of status.assets) expect(hits.get(asset.sourceUrl ?? "")).toBe(1);
   });
 
   it("is redone at once by the provider's retry (a duplicate delivery) after a failed send", async () => {

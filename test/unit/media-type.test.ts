@@ -1,8 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { isArchiveKey, MEDIA_EXTENSIONS, manifestKey, mediaKey } from "../../src/core/keys";
+import { KINDS, TaskKind } from "../../src/core/ids";
+import {
+  isArchiveKey,
+  MADE_FILES,
+  MEDIA_EXTENSIONS,
+  madeFileKey,
+  manifestKey,
+  mediaKey,
+  QUARANTINE_KEY,
+  taskPrefixes,
+} from "../../src/core/keys";
 import { backoffSeconds } from "../../src/media/consumer";
 import { PermanentError } from "../../src/media/errors";
 import { SNIFF_BYTES, sniffMedia } from "../../src/media/sniff-media";
+import { pathName } from "../../src/providers/salvage";
 import { MEDIA_HEADERS, mediaChunk, patternChunk } from "../../support/pattern";
 
 const text = (value: string) => new TextEncoder().encode(value);
@@ -72,13 +83,51 @@ describe("archive keys", () => {
     expect(mediaKey("separation", "t1", "drums", "mp3")).toBe("separation/t1/drums.mp3");
     expect(mediaKey("video", "t1", "video", "mp4")).toBe("video/t1/video.mp4");
     expect(mediaKey("video", "t1", "video", "webm")).toBe("video/t1/video.webm");
+    expect(mediaKey("wav", "t1", "audio", "wav")).toBe("wav/t1/audio.wav");
+    expect(mediaKey("cover", "t1", "image-2", "png")).toBe("cover/t1/image-2.png");
+    expect(madeFileKey("t1", "lyrics")).toBe("lyrics/t1/lyrics.json");
+    expect(madeFileKey("t1", "midi")).toBe("midi/t1/notes.mid");
+    expect(madeFileKey("t1", "notes")).toBe("midi/t1/notes.json");
+  });
+
+  it("keeps a salvaged file under unknown/, whatever kind its task became", () => {
+    for (const kind of TaskKind.options) {
+      expect(mediaKey(kind, "t1", "file:data-something_new", "mp3")).toBe(
+        "unknown/t1/data-something_new.mp3",
+      );
+      expect(taskPrefixes(kind, "t1")).toContain("unknown/t1/");
+    }
+  });
+
+  it("makes a JSON path a key segment", () => {
+    expect(pathName(["data", "something_new"])).toBe("data-something_new");
+    expect(pathName(["data", "images", 0])).toBe("data-images-0");
+    expect(pathName(["data", "a.b/../c d"])).toBe("data-a_b____c_d");
+    const long = pathName(["data", "x".repeat(300)]);
+    expect(long).toMatch(/^data-x+-[0-9a-f]{8}$/);
+    expect(long.length).toBeLessThanOrEqual(128);
+    expect(pathName(["data", `${"x".repeat(300)}y`])).not.toBe(long);
+  });
+
+  it("never gives a made file a manifest's key", () => {
+    for (const asset of Object.keys(MADE_FILES) as (keyof typeof MADE_FILES)[]) {
+      for (const kind of TaskKind.options) expect(madeFileKey("t1", asset)).not.toBe(manifestKey(kind, "t1"));
+      expect(isArchiveKey(madeFileKey("t1", asset))).toBe(true);
+    }
   });
 
   it("never gives an asset the manifest's key, not even a stem named manifest", () => {
     expect(MEDIA_EXTENSIONS).not.toContain("json");
-    for (const kind of ["music", "separation", "video"] as const) {
+    for (const kind of TaskKind.options) {
       for (const ext of MEDIA_EXTENSIONS) {
-        for (const asset of ["manifest", "video", "manifest/audio", "manifest/cover"]) {
+        for (const asset of [
+          "manifest",
+          "video",
+          "manifest/audio",
+          "manifest/cover",
+          "file:manifest",
+          "audio",
+        ]) {
           expect(mediaKey(kind, "t1", asset, ext)).not.toBe(manifestKey(kind, "t1"));
         }
       }
@@ -108,9 +157,30 @@ describe("archive keys", () => {
     ["music//t1/audio.mp3", false],
     ["/music/t1/trk/audio.mp3", false],
     ["music/t1/trk/lyrics.txt", false],
+    ["wav/t1/audio.wav", true],
+    ["wav/t1/other.wav", false],
+    ["cover/t1/image-1.png", true],
+    ["cover/t1/image-0.png", false],
+    ["cover/t1/image-1.json", false],
+    ["lyrics/t1/lyrics.json", true],
+    ["lyrics/t1/other.json", false],
+    ["midi/t1/notes.mid", true],
+    ["midi/t1/notes.json", true],
+    ["midi/t1/drums.mid", false],
+    ["unknown/t1/data-something_new.mp3", true],
+    ["unknown/t1/data-something_new.json", false],
+    ["unknown/t1/manifest.json", true],
+    ["cover/t1/manifest.json", true],
+    ["quarantine/2026-11-30/abc.json", false],
   ])("%s is an archive key: %s", (key, expected) => {
     expect(isArchiveKey(key)).toBe(expected);
   });
+});
+
+it("names each quarantined body by its day and hash only", () => {
+  expect(QUARANTINE_KEY.test(`quarantine/2026-11-30/${"a".repeat(64)}.json`)).toBe(true);
+  expect(QUARANTINE_KEY.test("quarantine/2026-11-30/../x.json")).toBe(false);
+  expect(KINDS).toHaveLength(7);
 });
 
 describe("retry backoff", () => {
