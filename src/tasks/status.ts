@@ -95,6 +95,11 @@ export const TaskStatus = z
     assets: z.array(AssetStatus),
     /** Outbound events (EVENTS_URL) of the task, oldest first. */
     events: z.array(EventStatus),
+    /**
+     * The task's ZIP (`GET /tasks/<taskId>/bundle.zip`), once a file is stored: its signed link
+     * and its exact length. Added by the read API, like `assets[].url`; never in the manifest.
+     */
+    bundle: z.object({ url: z.string(), bytes: z.number().int() }).optional(),
   })
   .openapi("TaskStatus");
 export type TaskStatus = z.infer<typeof TaskStatus>;
