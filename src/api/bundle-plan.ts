@@ -31,8 +31,7 @@ export interface BundlePlan {
 }
 
 const encoder = new TextEncoder();
-const stored = (asset: AssetStatus) =>
-  asset.state === "stored" && asset.key !== null && asset.bytes !== null;
+const stored = (asset: AssetStatus) => asset.state === "stored" && asset.key !== null && asset.bytes !== null;
 
 /** The set of stored files a status describes: key and SHA-256, in order. */
 const storedFiles = (assets: AssetStatus[]) =>
@@ -112,7 +111,11 @@ export async function bundleLink(
 }
 
 /** An R2 object of the plan that is gone or has another size than the task object recorded. */
-export class BundleObjectChanged extends Error {}
+export class BundleObjectChanged extends Error {
+  constructor(key: string, what: string) {
+    super(`bundle aborted: ${key} ${what}`);
+  }
+}
 
 /**
  * The ZIP, streamed: one R2 object at a time, no compression, CRC-32 by client-zip as bytes
@@ -124,10 +127,10 @@ export function streamBundle(bucket: R2Bucket, taskId: string, plan: BundlePlan)
   async function* files() {
     for (const entry of plan.entries) {
       const object = await bucket.get(entry.key);
-      if (!object) throw new BundleObjectChanged(`${entry.key} is gone`);
+      if (!object) throw new BundleObjectChanged(entry.key, "is gone");
       if (object.size !== entry.size) {
         await object.body.cancel();
-        throw new BundleObjectChanged(`${entry.key} has ${object.size} bytes, not ${entry.size}`);
+        throw new BundleObjectChanged(entry.key, `has ${object.size} bytes, not ${entry.size}`);
       }
       yield { name: entry.name, input: object.body, size: entry.size, lastModified: object.uploaded };
     }

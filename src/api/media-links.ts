@@ -49,7 +49,11 @@ export async function signMediaLink(cfg: Config, key: string, nowSeconds: number
 export const bundlePath = (taskId: string) => `/tasks/${taskId}/bundle.zip`;
 
 /** `/tasks/<taskId>/bundle.zip?expires=…&sig=…`: same key and lifetime as media links. */
-export async function signBundleLink(cfg: Config, taskId: string, nowSeconds: number): Promise<string | null> {
+export async function signBundleLink(
+  cfg: Config,
+  taskId: string,
+  nowSeconds: number,
+): Promise<string | null> {
   const query = await signedQuery(cfg, bundlePath(taskId), nowSeconds);
   return query && `${bundlePath(taskId)}${query}`;
 }

@@ -28,7 +28,7 @@ describe("safeTitle", () => {
     ["nul\u0000byte", "nul byte"],
     ["\u001b[31mred\u001b[0m", "[31mred [0m"],
     ["evil\u202Egnp.exe", "evil gnp.exe"],
-    ["what? yes: <no> | \"quoted\" *", "what_ yes_ _no_ _ _quoted_ _"],
+    ['what? yes: <no> | "quoted" *', "what_ yes_ _no_ _ _quoted_ _"],
     ["CON", "_CON"],
     ["lpt1.txt", "_lpt1.txt"],
     ["Iron Man", "Iron Man"],
@@ -66,7 +66,12 @@ describe("bundleEntryNames", () => {
       ],
       music("task", ["t1", "audio.mp3"], ["t1", "cover.jpeg"], ["t2", "audio.mp3"], ["t3", "cover.png"]),
     );
-    expect(names).toEqual(["Night Drive/audio.mp3", "Night Drive/cover.jpeg", "t2/audio.mp3", "t3/cover.png"]);
+    expect(names).toEqual([
+      "Night Drive/audio.mp3",
+      "Night Drive/cover.jpeg",
+      "t2/audio.mp3",
+      "t3/cover.png",
+    ]);
   });
 
   it("gives a second track with the same title its own folder", () => {
@@ -77,7 +82,14 @@ describe("bundleEntryNames", () => {
         { id: "b", title: "Iron Man" },
         { id: "c", title: "iron man" },
       ],
-      music("task", ["a", "audio.mp3"], ["b", "audio.mp3"], ["a", "cover.jpeg"], ["b", "cover.jpeg"], ["c", "audio.mp3"]),
+      music(
+        "task",
+        ["a", "audio.mp3"],
+        ["b", "audio.mp3"],
+        ["a", "cover.jpeg"],
+        ["b", "cover.jpeg"],
+        ["c", "audio.mp3"],
+      ),
     );
     expect(names).toEqual([
       "Iron Man/audio.mp3",
@@ -98,11 +110,7 @@ describe("bundleEntryNames", () => {
       ],
       music("task", ["a", "audio.mp3"], ["b", "audio.mp3"], ["c", "audio.mp3"]),
     );
-    expect(names).toEqual([
-      "_._._etc_cron.d_x/audio.mp3",
-      "_._AppData_evil [2J/audio.mp3",
-      "_/audio.mp3",
-    ]);
+    expect(names).toEqual(["_._._etc_cron.d_x/audio.mp3", "_._AppData_evil [2J/audio.mp3", "_/audio.mp3"]);
     for (const name of names) {
       const [folder, file, ...rest] = name.split("/");
       expect(rest).toEqual([]);
@@ -122,28 +130,36 @@ describe("bundleEntryNames", () => {
 
   it("names stems, a video and the other kinds' files by their key's file name", () => {
     expect(
-      bundleEntryNames("separation", [], [
-        { key: "separation/t/vocals.mp3" },
-        { key: "separation/t/drums.mp3" },
-        { key: "separation/t/manifest.mp3" },
-      ]),
+      bundleEntryNames(
+        "separation",
+        [],
+        [
+          { key: "separation/t/vocals.mp3" },
+          { key: "separation/t/drums.mp3" },
+          { key: "separation/t/manifest.mp3" },
+        ],
+      ),
     ).toEqual(["vocals.mp3", "drums.mp3", "manifest.mp3"]);
     expect(bundleEntryNames("video", [], [{ key: "video/t/video.mp4" }])).toEqual(["video.mp4"]);
     expect(
       bundleEntryNames("cover", [], [{ key: "cover/t/image-1.png" }, { key: "cover/t/image-2.jpeg" }]),
     ).toEqual(["image-1.png", "image-2.jpeg"]);
-    expect(
-      bundleEntryNames("midi", [], [{ key: "midi/t/notes.mid" }, { key: "midi/t/notes.json" }]),
-    ).toEqual(["notes.mid", "notes.json"]);
+    expect(bundleEntryNames("midi", [], [{ key: "midi/t/notes.mid" }, { key: "midi/t/notes.json" }])).toEqual(
+      ["notes.mid", "notes.json"],
+    );
   });
 
   it("numbers a repeated file name before its extension, and keeps the manifest's name free", () => {
     expect(
-      bundleEntryNames("unknown", [], [
-        { key: "unknown/t/a/file.mp3" },
-        { key: "unknown/t/b/file.mp3" },
-        { key: "unknown/t/manifest.json" },
-      ]),
+      bundleEntryNames(
+        "unknown",
+        [],
+        [
+          { key: "unknown/t/a/file.mp3" },
+          { key: "unknown/t/b/file.mp3" },
+          { key: "unknown/t/manifest.json" },
+        ],
+      ),
     ).toEqual(["file.mp3", "file (2).mp3", "manifest (2).json"]);
   });
 });
