@@ -131,6 +131,7 @@ export interface ApiStatus {
     name: string;
     role: string;
     state: string;
+    key: string | null;
     bytes: number | null;
     sha256: string | null;
     attempts: number;
