@@ -98,7 +98,10 @@ export async function planBundle(bucket: R2Bucket, status: TaskStatus): Promise<
   };
 }
 
-/** The status JSON's `bundle`: its signed link and its length, once a file is stored. */
+/**
+ * The status JSON's `bundle`: its signed link and its length, once a file is stored. Left out
+ * (and logged) when R2 cannot be read for the manifest: the status itself must not fail on it.
+ */
 export async function bundleLink(
   bucket: R2Bucket,
   cfg: Config,
@@ -107,7 +110,12 @@ export async function bundleLink(
   if (!status.assets.some(stored)) return null;
   const url = await signBundleLink(cfg, status.taskId, Math.floor(Date.now() / 1000));
   if (!url) return null;
-  return { url, bytes: (await planBundle(bucket, status)).length };
+  try {
+    return { url, bytes: (await planBundle(bucket, status)).length };
+  } catch (error) {
+    log.warn("bundle_plan_failed", { taskId: status.taskId, error });
+    return null;
+  }
 }
 
 /**

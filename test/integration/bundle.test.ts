@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { signBundleLink } from "../../src/api/media-links";
 import { config } from "../../src/core/config";
 import type { TaskStatus } from "../../src/tasks/status";
@@ -304,6 +304,18 @@ describe("GET /tasks/:taskId/bundle.zip", () => {
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("task_not_found");
     expect((await request(bundlePath("a.b"), { headers: bearer })).status).toBe(400);
     expect((await request(bundlePath(stems.taskId, "?partial=yes"), { headers: bearer })).status).toBe(400);
+  });
+
+  it("still answers the status JSON, without its bundle, when R2 cannot be read for the manifest", async () => {
+    // An R2 outage is the one failure the local R2 cannot produce on its own.
+    const r2 = Object.getPrototypeOf(env.MEDIA) as R2Bucket;
+    const get = vi.spyOn(r2, "get").mockRejectedValue(new Error("R2 injected outage"));
+    const response = await request(`/tasks/${stems.taskId}`, { headers: bearer });
+    expect(get).toHaveBeenCalled();
+    expect(response.status).toBe(200);
+    const status = (await response.json()) as TaskStatus;
+    expect(status.archive.state).toBe("archived");
+    expect(status).not.toHaveProperty("bundle");
   });
 
   it("has no bundle in the status JSON until a file is stored", async () => {
