@@ -237,6 +237,10 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
       rmSync(dir, { recursive: true, force: true });
     }
 
+    // The typed client's bearer download is the very same archive, byte for byte.
+    const viaBearer = await client.bundle(task.taskId);
+    expect(Buffer.from(await viaBearer.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
+
     const entries = readZip(bytes);
     expect(entries.map((entry) => entry.name).sort()).toEqual(
       [...task.files.map((file) => `${file.asset}.mp3`), "manifest.json"].sort(),
