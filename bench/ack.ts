@@ -1,20 +1,24 @@
-// Ack path: how fast the receiver answers callbacks, against a route that does no work.
+// Ack path: how fast the receiver answers callbacks, against the floor of a new task and against
+// a route that does no work, side by side in one run.
 //
-// At each concurrency, autocannon (in this process) sends a bounded number of requests to
-//   (a) GET /healthz — the baseline: routing and a JSON answer, nothing else;
-//   (b) POST /callbacks with a distinct task each time — source check, body read, zod, the task's
-//       Durable Object (SQLite writes, one queue send) — a video callback whose file is 1 KiB on the
-//       local origin, so the consumer's work behind it is real but small;
-//   (c) POST /callbacks with one and the same callback — the duplicate path (one object, no send).
-// Between (b) and (c) the queue backlog that (b) created is drained and every task it acked is
-// checked to be archived, so (c) and the next level's (a) run on a quiet Worker. (a) runs again at
-// the end of each level and the ratios use the mean of both, so drift during a level cancels out.
-// At one level a
-// diagnostic run posts new tasks without media (music `text` callbacks: object, no queue send),
-// which splits the cost of a new task from the cost of its queue message and archive.
+// At each concurrency, autocannon (in this process) sends a bounded number of requests, in order:
+//   (a) the receiver's GET /healthz — routing and a JSON answer, nothing else;
+//   (f) the floor's POST /object/<new id> (bench/floor, a Worker on a `wrangler dev` of its own):
+//       one new SQLite Durable Object and one row per request, the least a receiver that records
+//       each callback in its task's own object must do before answering;
+//   (b) POST /callbacks with a distinct task each time — a video callback whose file is 1 KiB on
+//       the local origin, so the consumer's work behind it is real but small; the queue backlog it
+//       created is then drained and every task it acked is checked to be archived;
+//   (t) POST /callbacks with a distinct task each time and no media (music `text` callbacks),
+//       which splits the cost of a new task from the cost of its file;
+//   (c) POST /callbacks with one and the same callback — the duplicate path;
+//   (f) the floor again, then (a) again.
+// The new-task runs are compared with the mean of the two floor runs around them, the duplicates
+// with the mean of the two /healthz runs, so drift of the machine during a level cancels out.
 //
-// Besides requests/s and latency, each run records the CPU time the two workerd processes used
-// per request (from /proc), which says where the time goes on a machine where everything competes.
+// Besides requests/s and latency, each run records the CPU time the two workerd processes of the
+// Worker it targets used per request (from /proc), which says where the time goes on a machine
+// where everything competes.
 
 import autocannon from "autocannon";
 import type { Client } from "../support/client.ts";
@@ -55,14 +59,27 @@ export interface DrainResult {
 
 export interface AckLevel {
   connections: number;
-  /** The baseline, run first and again last at this level; ratios use the mean of the two. */
+  /** The duplicates' baseline, run first and again last at this level; ratios use the mean of the two. */
   healthz: LoadResult;
   healthzAfter: LoadResult;
+  /**
+   * The new tasks' baseline: the floor Worker's POST /object/<new id>, run before the receiver's
+   * new tasks and again after its duplicates; ratios use the mean of the two. Null when no floor
+   * Worker was given (bench:index compares two receivers with each other).
+   */
+  floor: LoadResult | null;
+  floorAfter: LoadResult | null;
   distinct: LoadResult;
   drain: DrainResult;
-  duplicate: LoadResult;
-  /** Diagnostic, at one level only: new tasks without media. */
+  /** New tasks without media (music `text`); null when not asked for. */
   noAssets: LoadResult | null;
+  duplicate: LoadResult;
+}
+
+/** A Worker other than the receiver, measured in the same run: its URL and its workerd processes. */
+export interface FloorTarget {
+  url: string;
+  pids: WorkerdPids;
 }
 
 export interface AckOptions {
@@ -70,9 +87,11 @@ export interface AckOptions {
   originUrl: string;
   runId: string;
   pids: WorkerdPids;
+  /** The floor Worker (bench/floor), measured at every level; null to leave it out. */
+  floor: FloorTarget | null;
   levels: number[];
-  /** Level at which the no-assets diagnostic runs. */
-  diagnosticLevel: number;
+  /** Whether every level also posts new tasks without media. */
+  withoutMedia: boolean;
   requests: number;
   /** Time cap of one run, in seconds. */
   maxSeconds: number;
@@ -213,7 +232,7 @@ async function drain(receiver: Client, pids: WorkerdPids, taskIds: string[], tim
 }
 
 export async function runAck(options: AckOptions): Promise<AckLevel[]> {
-  const { receiver, originUrl, runId, pids } = options;
+  const { receiver, originUrl, runId, pids, floor } = options;
   const tinyFile = mediaUrl(originUrl, { name: "ack.mp4", size: 1024, seed: 1, type: "video/mp4" });
   const callbackPath = `/callbacks?token=${DEV_VARS.CALLBACK_TOKENS}`;
   let counter = 0;
@@ -238,20 +257,55 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
     body: distinctBody(prefix),
     onAcked: (taskId: string) => acked.push(taskId),
   });
+  const withoutMedia = (connections: number, amount: number) =>
+    run({
+      route: "no-assets",
+      connections,
+      amount,
+      method: "POST",
+      path: callbackPath,
+      body: () =>
+        JSON.stringify({
+          code: 200,
+          msg: "Text generation completed successfully.",
+          data: { callbackType: "text", task_id: `ack-${runId}-text-${++counter}`, data: [] },
+        }),
+    });
+  // The floor's body is the size of a real callback; the floor stores it without reading it.
+  const floorBody = JSON.stringify(videoCallback("floor", "https://example.invalid/video.mp4"));
+  const floorObject = (target: FloorTarget, connections: number, amount: number) =>
+    load(target.url, target.pids, {
+      route: "object",
+      connections,
+      amount,
+      maxSeconds: options.maxSeconds,
+      method: "POST",
+      path: "/object",
+      body: floorBody,
+      pathFor: () => `/object/floor-${runId}-${++counter}`,
+    });
 
   progress(`ack: warm-up (${options.warmupRequests} requests per route at 16 connections)`);
   await run(healthz(16, options.warmupRequests));
+  if (floor) await floorObject(floor, 16, options.warmupRequests);
   const warmAcked: string[] = [];
   await run(distinct(16, options.warmupRequests, "warm", warmAcked));
   await drain(receiver, pids, warmAcked, options.drainTimeoutMs);
+  if (options.withoutMedia) await withoutMedia(16, options.warmupRequests);
 
   const levels: AckLevel[] = [];
   const bound = `${options.requests} requests or ${options.maxSeconds} s`;
   for (const connections of options.levels) {
     const n = options.requests;
-    progress(`ack: ${connections} connection(s), GET /healthz (${bound})`);
+    const step = (what: string) => progress(`ack: ${connections} connection(s), ${what} (${bound})`);
+    step("GET /healthz");
     const a = await run(healthz(connections, n));
-    progress(`ack: ${connections} connection(s), POST /callbacks, distinct tasks (${bound})`);
+    let f: LoadResult | null = null;
+    if (floor) {
+      step("floor POST /object/<new id>");
+      f = await floorObject(floor, connections, n);
+    }
+    step("POST /callbacks, distinct tasks");
     const acked: string[] = [];
     const cpuStart = cpuMs(pids.runtime);
     const b = await run(distinct(connections, n, `c${connections}`, acked));
@@ -261,13 +315,19 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
       `ack: ${drained.archived}/${drained.acked} archived, the last ${drained.seconds.toFixed(1)} s after the run ended`,
     );
 
+    let t: LoadResult | null = null;
+    if (options.withoutMedia) {
+      step("POST /callbacks, new tasks without media");
+      t = await withoutMedia(connections, n);
+    }
+
     // The duplicate: recorded and archived once first, then the same body over and over.
     const dupId = `ack-${runId}-dup-c${connections}`;
     const dupBody = JSON.stringify(videoCallback(dupId, tinyFile));
     const first = await post(receiver, JSON.parse(dupBody));
     if (first.status !== 200) throw new Error(`the duplicate's first delivery answered ${first.status}`);
     await receiver.waitSettled(dupId, { intervalMs: 100, timeoutMs: 30_000 });
-    progress(`ack: ${connections} connection(s), POST /callbacks, the same callback (${bound})`);
+    step("POST /callbacks, the same callback");
     const c = await run({
       route: "duplicate",
       connections,
@@ -277,94 +337,27 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
       body: dupBody,
     });
 
-    let noAssets: LoadResult | null = null;
-    if (connections === options.diagnosticLevel) {
-      progress(`ack: ${connections} connection(s), POST /callbacks, new tasks without media (${bound})`);
-      noAssets = await run({
-        route: "no-assets",
-        connections,
-        amount: n,
-        method: "POST",
-        path: callbackPath,
-        body: () =>
-          JSON.stringify({
-            code: 200,
-            msg: "Text generation completed successfully.",
-            data: { callbackType: "text", task_id: `ack-${runId}-text-${++counter}`, data: [] },
-          }),
-      });
+    let f2: LoadResult | null = null;
+    if (floor) {
+      step("floor POST /object/<new id> again");
+      f2 = await floorObject(floor, connections, n);
     }
-    progress(`ack: ${connections} connection(s), GET /healthz again (${bound})`);
+    step("GET /healthz again");
     const a2 = await run(healthz(connections, n));
     levels.push({
       connections,
       healthz: a,
       healthzAfter: a2,
+      floor: f,
+      floorAfter: f2,
       distinct: b,
       drain: { ...drained, runtimeCpuMsPerTask: perRequest(cpuStart, cpuAtSettled, acked.length) },
+      noAssets: t,
       duplicate: c,
-      noAssets,
     });
   }
   if (cpuMs(pids.runtime) === null) throw new Error("the Worker's workerd restarted during the ack runs");
-  return levels;
-}
-
-export interface FloorLevel {
-  connections: number;
-  /** The floor Worker's own GET /healthz, first and again last. */
-  healthz: LoadResult;
-  healthzAfter: LoadResult;
-  /** POST /object/<new id>: one new SQLite Durable Object and one row per request. */
-  object: LoadResult;
-}
-
-export interface FloorOptions {
-  url: string;
-  runId: string;
-  pids: WorkerdPids;
-  levels: number[];
-  requests: number;
-  maxSeconds: number;
-  warmupRequests: number;
-}
-
-/**
- * The floor of the ack path (bench/floor): a Worker that, per request, only creates the task's
- * Durable Object and writes one row before answering — what any receiver that records each
- * callback durably in its task's own object must do at least. Measured like the real routes,
- * against its own GET /healthz, so the ratio shows how much of the gap the design leaves.
- */
-export async function runFloor(options: FloorOptions): Promise<FloorLevel[]> {
-  let counter = 0;
-  const body = JSON.stringify(videoCallback("floor", "https://example.invalid/video.mp4"));
-  const requests = {
-    healthz: { method: "GET", path: "/healthz" },
-    object: {
-      method: "POST",
-      path: "/object",
-      body,
-      pathFor: () => `/object/floor-${options.runId}-${++counter}`,
-    },
-  } as const;
-  const run = (route: "healthz" | "object", connections: number, amount: number) =>
-    load(options.url, options.pids, {
-      route,
-      connections,
-      amount,
-      maxSeconds: options.maxSeconds,
-      ...requests[route],
-    });
-  progress(`floor: warm-up (${options.warmupRequests} requests per route at 16 connections)`);
-  await run("healthz", 16, options.warmupRequests);
-  await run("object", 16, options.warmupRequests);
-  const levels: FloorLevel[] = [];
-  for (const connections of options.levels) {
-    progress(`floor: ${connections} connection(s), GET /healthz, POST /object/<new id>, GET /healthz`);
-    const healthz = await run("healthz", connections, options.requests);
-    const object = await run("object", connections, options.requests);
-    const healthzAfter = await run("healthz", connections, options.requests);
-    levels.push({ connections, healthz, healthzAfter, object });
-  }
+  if (floor && cpuMs(floor.pids.runtime) === null)
+    throw new Error("the floor Worker's workerd restarted during the ack runs");
   return levels;
 }

@@ -11,7 +11,13 @@
 // workerd (in its /proc CPU, not in the profile). Sampling adds overhead: compare profiles with
 // each other, not with `npm run bench`.
 //
+// `--media none` posts music `text` callbacks instead (a new task without files: the ack path
+// and its index write alone). Besides the top functions it prints where the storage calls go:
+// the time of each native storage call (SQL statements, the alarm, queue sends, R2 puts, D1)
+// attributed to the function of ours that made it.
+//
 //   node bench/profile.ts [--tasks 1000] [--connections 16] [--settle 6000] [--save FILE]
+//                         [--media video|none]
 //                         [--cwd DIR]   (another copy of the project, node_modules beside it: an A/B)
 
 import { writeFileSync } from "node:fs";
@@ -32,6 +38,7 @@ const { values } = parseArgs({
     settle: { type: "string", default: "6000" },
     save: { type: "string" },
     cwd: { type: "string" },
+    media: { type: "string", default: "video" },
   },
 });
 const tasks = Number(values.tasks);
@@ -97,10 +104,19 @@ function tally(profile: Profile) {
   for (const sample of profile.samples) hits.set(sample, (hits.get(sample) ?? 0) + 1);
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  /** Native storage calls (a leaf with no script) by the nearest function of the Worker's bundle. */
+  const storage = new Map<string, number>();
   for (const [id, count] of hits) {
     const ms = count * msPerSample;
     const leaf = nodes.get(id);
     if (leaf) self.set(label(leaf.callFrame), (self.get(label(leaf.callFrame)) ?? 0) + ms);
+    if (leaf && STORAGE_CALLS.has(leaf.callFrame.functionName) && leaf.callFrame.url === "") {
+      let caller = parents.get(leaf.id);
+      while (caller !== undefined && !isOurs(nodes.get(caller)?.callFrame)) caller = parents.get(caller);
+      const frame = caller === undefined ? undefined : nodes.get(caller)?.callFrame;
+      const key = `${leaf.callFrame.functionName} ← ${frame ? label(frame) : "(unknown)"}`;
+      storage.set(key, (storage.get(key) ?? 0) + ms);
+    }
     const counted = new Set<string>(); // a recursive function counts once per sample
     for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
       const node = nodes.get(at);
@@ -111,8 +127,27 @@ function tally(profile: Profile) {
       inclusive.set(key, (inclusive.get(key) ?? 0) + ms);
     }
   }
-  return { self, inclusive };
+  return { self, inclusive, storage };
 }
+
+/** The native calls that reach storage or another binding: SQL, the alarm, the queue, R2, D1. */
+const STORAGE_CALLS = new Set([
+  "exec",
+  "one",
+  "toArray",
+  "next",
+  "setAlarm",
+  "getAlarm",
+  "deleteAlarm",
+  "send",
+  "sendBatch",
+  "put",
+  "get",
+  "batch",
+]);
+/** A named function of the Worker's bundle (not the runtime's, not an arrow without a name). */
+const isOurs = (frame: CallFrame | undefined) =>
+  frame?.url.endsWith("index.js") === true && frame.functionName !== "";
 
 const top = (totals: Map<string, number>, count: number) =>
   [...totals]
@@ -131,12 +166,20 @@ try {
   });
   const file = mediaUrl(origin.url, { name: "profile.mp4", size: 1024, seed: 1, type: "video/mp4" });
   const run = Date.now().toString(36);
+  const callback = (taskId: string) =>
+    values.media === "none"
+      ? {
+          code: 200,
+          msg: "Text generation completed successfully.",
+          data: { callbackType: "text", task_id: taskId, data: [] },
+        }
+      : videoCallback(taskId, file);
   const post = (prefix: string, count: number) =>
     mapLimit(
       Array.from({ length: count }, (_, i) => i),
       Number(values.connections),
       async (i) => {
-        const response = await client.postCallback(videoCallback(`profile-${run}-${prefix}-${i}`, file));
+        const response = await client.postCallback(callback(`profile-${run}-${prefix}-${i}`));
         await response.text();
         if (response.status !== 200) throw new Error(`POST /callbacks answered ${response.status}`);
       },
@@ -164,11 +207,12 @@ try {
   const cpu = cpuBefore !== null && cpuAfter !== null ? ((cpuAfter - cpuBefore) / tasks).toFixed(2) : "?";
   console.log(
     `${tasks} new tasks in ${seconds.toFixed(1)} s (${(tasks / seconds).toFixed(0)}/s); ` +
-      `the Worker's workerd used ${cpu} ms CPU per task, its archive and index write included`,
+      `the Worker's workerd used ${cpu} ms CPU per task, ${values.media === "none" ? "its index write" : "its archive and index write"} included`,
   );
-  const { self, inclusive } = tally(profile);
+  const { self, inclusive, storage } = tally(profile);
   console.log(`\nself time, per task\n${top(self, 25)}`);
   console.log(`\ninclusive time, per task\n${top(inclusive, 45)}`);
+  console.log(`\nstorage and binding calls by the function that made them, per task\n${top(storage, 40)}`);
 } finally {
   await server.stop();
   await origin.close();

@@ -11,9 +11,10 @@
 //
 // --quick shrinks every count and size (a couple of minutes, for checking the bench itself) and
 // then writes nothing unless --out is given. Every run saves its raw figures to
-// bench/.state/last-run.json; --from renders such a file again without measuring anything. Exit
-// code 1 when a correctness check failed (a wrong hash, a task not archived, a section that could
-// not run); missed performance targets are reported, not failed.
+// bench/.state/last-run.json; --from renders such a file again without measuring anything (a file
+// saved by an older format of the bench is refused, exit code 2). Exit code 1 when a correctness
+// check failed (a wrong hash, a task not archived, a section that could not run); missed
+// performance targets are reported, not failed.
 
 import { execFileSync } from "node:child_process";
 import {
@@ -33,7 +34,7 @@ import { parseArgs } from "node:util";
 import { Client } from "../support/client.ts";
 import { type DevServer, startDevServer } from "../support/dev-server.ts";
 import { startOrigin } from "../support/origin.ts";
-import { type AckLevel, type FloorLevel, runAck, runFloor } from "./ack.ts";
+import { type AckLevel, runAck } from "./ack.ts";
 import { type ArchiveResult, runArchive } from "./archive.ts";
 import {
   BUNDLE_END,
@@ -44,7 +45,15 @@ import {
   runBundle,
 } from "./bundle.ts";
 import { MIB, progress } from "./measure.ts";
-import { markdownReport, markdownTable, type Report, type Settings, tableRows, verdicts } from "./report.ts";
+import {
+  markdownReport,
+  markdownTable,
+  olderFormat,
+  type Report,
+  type Settings,
+  tableRows,
+  verdicts,
+} from "./report.ts";
 import { type BurstResult, runBurst, runSequential, type SequentialResult } from "./time-to-archive.ts";
 import { cpuMs, groupCpuMs, systemCpu, workerdPids } from "./workerd.ts";
 
@@ -60,7 +69,9 @@ function publish(report: Report, outFile: string | null): void {
     `CPU during the run (cores, average): bench and dev servers ${report.machine.benchCpuShare.toFixed(2)}, other processes ${report.machine.otherCpuShare.toFixed(2)}, steal ${report.machine.stealShare.toFixed(2)}\n`,
   );
   for (const v of verdicts(report)) {
-    process.stdout.write(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.detail}\n`);
+    process.stdout.write(
+      `${v.met === null ? "?     " : v.met ? "met   " : "MISSED"}  ${v.target}: ${v.detail}\n`,
+    );
   }
   const bundle = report.bundle ?? null;
   for (const v of bundle ? bundleVerdicts(bundle) : []) {
@@ -111,6 +122,13 @@ const { values } = parseArgs({
 // --from <file>: render a saved run again (the report's wording changed, not the figures).
 if (values.from) {
   const saved = JSON.parse(readFileSync(resolve(values.from), "utf8")) as Report;
+  const older = olderFormat(saved);
+  if (older) {
+    process.stderr.write(
+      `${values.from} is from an older format of the bench: ${older}; run the bench again\n`,
+    );
+    process.exit(2);
+  }
   saved.startedAt = new Date(saved.startedAt);
   publish(saved, values.out ?? (saved.settings.quick ? null : "BENCHMARKS.md"));
   process.exit(saved.errors.length > 0 ? 1 : 0);
@@ -124,7 +142,6 @@ const full: Settings = {
   quick: false,
   ackRequests: 2_000,
   ackMaxSeconds: 12,
-  ackDiagnosticLevel: 16,
   ackWarmup: 200,
   ackLevels: [1, 16, 64],
   archiveSize: 300 * MIB,
@@ -269,36 +286,25 @@ async function section<T>(
 }
 
 let ack: AckLevel[] | null = null;
-let floor: FloorLevel[] | null = null;
 let archive: ArchiveResult | null = null;
 let sequential: SequentialResult | null = null;
 let burst: BurstResult | null = null;
 let bundle: BundleResult | null = null;
 try {
   if (sections.has("ack")) {
-    ack = await section("ack", ["."], (dev) =>
+    ack = await section("ack", [".", "bench/floor"], (dev, floor) =>
       runAck({
         receiver: Client.dev(dev.url),
         originUrl: origin.url,
         runId,
         pids: workerdPids(dev.pid, dev.port),
+        floor: { url: floor.url, pids: workerdPids(floor.pid, floor.port) },
         levels: settings.ackLevels,
-        diagnosticLevel: settings.ackDiagnosticLevel,
+        withoutMedia: true,
         maxSeconds: settings.ackMaxSeconds,
         requests: settings.ackRequests,
         warmupRequests: settings.ackWarmup,
         drainTimeoutMs: 180_000,
-      }),
-    );
-    floor = await section("ack floor", ["bench/floor"], (dev) =>
-      runFloor({
-        url: dev.url,
-        runId,
-        pids: workerdPids(dev.pid, dev.port),
-        levels: settings.ackLevels,
-        requests: settings.ackRequests,
-        maxSeconds: settings.ackMaxSeconds,
-        warmupRequests: settings.ackWarmup,
       }),
     );
   }
@@ -398,7 +404,6 @@ const report: Report = {
   },
   settings,
   ack,
-  floor,
   archive,
   sequential: seq,
   burst: bst,

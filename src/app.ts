@@ -5,6 +5,7 @@ import { events } from "./api/events";
 import { list } from "./api/list";
 import { media } from "./api/media";
 import { documentApi } from "./api/openapi";
+import { provider } from "./api/provider";
 import { tasks } from "./api/tasks";
 import { validationHook } from "./api/validation";
 import { callbacks } from "./callbacks/route";
@@ -43,6 +44,7 @@ app.route("/tasks", list);
 app.route("/tasks", tasks);
 app.route("/tasks", events);
 app.route("/media", media);
+app.route("/provider", provider);
 documentApi(app);
 
 app.notFound((c) =>

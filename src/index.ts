@@ -2,6 +2,7 @@ import { app } from "./app";
 import { handleEventsBatch, isEventsQueue } from "./events/consumer";
 import { handleMediaBatch } from "./media/consumer";
 
+export { SubmissionObject } from "./submit/submission-object";
 export { TaskObject } from "./tasks/task-object";
 
 export default {

@@ -46,7 +46,8 @@ export function apiClient(options: ApiClientOptions): ApiClient {
         const { method, headers } = request;
         return new Request(url, { method, headers, body: await request.arrayBuffer() });
       }
-      if (options.apiToken && (schemaPath.startsWith("/tasks") || schemaPath.startsWith("/media"))) {
+      const bearerRoute = ["/tasks", "/media", "/provider"].some((prefix) => schemaPath.startsWith(prefix));
+      if (options.apiToken && bearerRoute) {
         request.headers.set("authorization", `Bearer ${options.apiToken}`);
       }
       return request;

@@ -549,7 +549,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `receiver_not_configured`, or `enqueue_failed` (recorded; retry) */
+                /** @description `receiver_not_configured` */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -645,7 +645,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `receiver_not_configured`, or `enqueue_failed` (recorded; retry) */
+                /** @description `receiver_not_configured` */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1004,6 +1004,2498 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/provider/api/v1/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate music through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/generate` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `music`: callbacks go to `/callbacks/music`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/generate/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend a track through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/generate/extend` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `music`: callbacks go to `/callbacks/music`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/generate/upload-cover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload and cover audio through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/generate/upload-cover` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `music`: callbacks go to `/callbacks/music`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/generate/upload-extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload and extend audio through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/generate/upload-extend` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `music`: callbacks go to `/callbacks/music`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/generate/add-instrumental": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add an instrumental through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/generate/add-instrumental` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `music`: callbacks go to `/callbacks/music`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/generate/add-vocals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add vocals through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/generate/add-vocals` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `music`: callbacks go to `/callbacks/music`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/generate/replace-section": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace a section of a track through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/generate/replace-section` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `music`: callbacks go to `/callbacks/music`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/vocal-removal/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Separate vocals or split stems through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/vocal-removal/generate` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `separation`: callbacks go to `/callbacks/separation`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/mp4/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a music video through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/mp4/generate` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `video`: callbacks go to `/callbacks/video`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/wav/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Convert a track to WAV through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/wav/generate` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `wav`: callbacks go to `/callbacks/wav`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/lyrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate lyrics through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/lyrics` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `lyrics`: callbacks go to `/callbacks/lyrics`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/midi/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate MIDI from a split_stem separation through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/midi/generate` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `midi`: callbacks go to `/callbacks/midi`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/suno/cover/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate cover images for a music task through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/suno/cover/generate` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (kind `cover`: callbacks go to `/callbacks/cover`). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/provider/api/v1/jobs/createTask": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a kie.ai Market job (kind from `model`) through stemvault
+         * @description Forwards the body to `PROVIDER_API_BASE/api/v1/jobs/createTask` with `PROVIDER_API_KEY`, `callBackUrl` set to this receiver (the kind comes from `model`: Suno models (`ai-music-api/…`, any id naming suno) are `music`; for other models the callbacks go to `/callbacks` and the payload decides). When the provider accepts (HTTP 2xx, envelope `code` 200, `data.taskId`), the task is registered before this answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description 1-255 visible ASCII characters. The first request with a key reaches the provider once; the same key and body within 24 h get the recorded answer again (`stemvault-idempotent-replay: true`), another body is a 422, a request still in flight a 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProviderRequest"];
+                };
+            };
+            responses: {
+                /** @description the provider's answer (accepted, or a refusal inside the envelope) */
+                200: {
+                    headers: {
+                        /** @description the accepted job's task id */
+                        "stemvault-task-id"?: string;
+                        /** @description `/tasks/<taskId>`: the task's status */
+                        location?: string;
+                        /** @description `true` when this is the recorded answer of an earlier request with the key */
+                        "stemvault-idempotent-replay"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `invalid_idempotency_key`, `invalid_json`, `invalid_payload` — or the provider's 400, passed through */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description missing or invalid bearer token — or the provider's 401, passed through */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: rate limited */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `idempotency_in_flight`: the first request with this key is still waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `payload_too_large` */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `idempotency_key_reused`: this key was used with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: insufficient credits or too many requests (`Retry-After` kept) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: call frequency too high */
+                430: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: maintenance */
+                455: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description the provider's refusal, passed through: the provider's server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_unreachable`: no connection to the provider could be made */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `provider_not_configured` (no PROVIDER_API_KEY), `receiver_not_configured`, `api_not_configured` — or the provider's 503, passed through */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] | components["schemas"]["ProviderAnswer"];
+                    };
+                };
+                /** @description `provider_timeout`: no answer in time; the outcome is unknown and replayed for the key */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1212,6 +3704,13 @@ export interface components {
             }[];
             assets: components["schemas"]["AssetStatus"][];
             events: components["schemas"]["EventStatus"][];
+            /** @enum {string} */
+            via: "callback" | "register" | "submit";
+            request: {
+                [key: string]: string | number | boolean | null | (string | number | boolean | null)[] | {
+                    [key: string]: string | number | boolean | null | (string | number | boolean | null)[];
+                };
+            } | null;
             bundle?: {
                 url: string;
                 bytes: number;
@@ -1363,6 +3862,39 @@ export interface components {
         } & {
             [key: string]: unknown;
         });
+        /**
+         * @description The provider's answer, unchanged.
+         * @example {
+         *       "code": 200,
+         *       "msg": "success",
+         *       "data": {
+         *         "taskId": "2fac9f72"
+         *       }
+         *     }
+         */
+        ProviderAnswer: {
+            /** @description the provider's status inside the JSON; 200 = accepted */
+            code: number;
+            msg?: string | null;
+            data?: unknown;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * @description The provider's own request body (sunoapi.org / kie.ai), passed on unchanged but for `callBackUrl`.
+         * @example {
+         *       "customMode": false,
+         *       "instrumental": false,
+         *       "model": "V4_5",
+         *       "prompt": "a calm piano piece"
+         *     }
+         */
+        ProviderRequest: {
+            /** @description ignored: stemvault sets it to its own `/callbacks/<kind>?token=…` */
+            callBackUrl?: string;
+        } & {
+            [key: string]: unknown;
+        };
         Health: {
             ok: boolean;
             checks: ("token" | "hmac" | "ip")[];

@@ -9,3 +9,14 @@ export const DEV_VARS = {
   /** Lets the Worker fetch plain-http media from 127.0.0.1 and localhost. */
   LOCAL_DEV: "true",
 } as const;
+
+/**
+ * Where `npm run simulate -- --submit` runs its fake provider, and the key it accepts. Not
+ * development defaults: `npm run dev` calls a provider only when started with
+ * `--var PROVIDER_API_BASE:<DEV_PROVIDER.base> --var PROVIDER_API_KEY:<DEV_PROVIDER.key>`.
+ */
+export const DEV_PROVIDER = {
+  port: 8791,
+  base: "http://127.0.0.1:8791/provider",
+  key: "dev-provider-key",
+} as const;

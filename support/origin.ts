@@ -36,7 +36,8 @@
 // Media headers: every body of /bytes, /flaky, /truncate, /redirect-chain, /slow and /stall
 // begins with the real header of the format its name's extension says (mp3, mp4, jpeg, jpg, png,
 // wav) laid over the pattern, or of `?magic=<format>` (`magic=none`: the bare pattern).
-//   /provider/<path>                       scripted provider API (record-info etc.), see below
+//   /provider/<path>                       scripted provider API (record-info etc.), see below; the
+//                                          submit endpoints: support/fake-provider.ts, when set
 //   POST /events[/<anything>]              an outbound events sink (see below)
 // Control routes (never logged):
 //   GET  /__log[?path=<prefix>]  → {"requests":[{method,path,query,host,ua,auth,listener,at}]}
@@ -94,6 +95,8 @@ export interface ProviderScriptedResponse {
   headers?: Record<string, string>;
   /** Wait this long before answering (for timeout tests). */
   delayMs?: number;
+  /** Close the connection instead of answering (after delayMs). */
+  drop?: boolean;
 }
 
 export interface ProviderRequest {
@@ -103,7 +106,17 @@ export interface ProviderRequest {
   /** Raw query string without "?". */
   query: string;
   headers: IncomingMessage["headers"];
+  /** The request body as text ("" for GET and HEAD). */
+  body: string;
 }
+
+/** Answers a control route (`/__<name>/…`) that this file does not know; undefined: 404. */
+export type ControlHandler = (
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: string,
+) => { status: number; body: unknown } | undefined;
 
 /** Return a response to answer, or undefined to fall through to the scripts. */
 export type ProviderHandler = (
@@ -139,6 +152,8 @@ export interface Origin {
   script(table: Record<string, ProviderScriptedResponse[]>): void;
   clearScripts(): void;
   setProviderHandler(fn: ProviderHandler | null): void;
+  /** Serves further control routes, e.g. the fake provider's (support/fake-provider.ts). */
+  setControlHandler(fn: ControlHandler | null): void;
   /** Events the sink received (optionally only those of one task). */
   eventDeliveries(taskId?: string): EventDelivery[];
   scriptEvents(table: Record<string, ProviderScriptedResponse[]>): void;
@@ -380,6 +395,7 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
   const flaky = new Map<string, number>();
   const scripts = new Map<string, { queue: ProviderScriptedResponse[]; next: number }>();
   let providerHandler: ProviderHandler | null = null;
+  let controlHandler: ControlHandler | null = null;
   const deliveries: EventDelivery[] = [];
   const eventScripts = new Map<string, { queue: ProviderScriptedResponse[]; next: number }>();
   const bases: { primary: string; alt: string } = { primary: "", alt: "" };
@@ -466,7 +482,10 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
         scripts.clear();
         json(res, 200, { ok: true });
       } else {
-        text(res, 404, "not found\n");
+        const body = method === "GET" || method === "HEAD" ? "" : await readBody(req);
+        const answer = controlHandler?.(method, path, q, body);
+        if (answer) json(res, answer.status, answer.body);
+        else text(res, 404, "not found\n");
       }
       return;
     }
@@ -487,7 +506,8 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
       const pquery = u.search.replace(/^\?/, "");
       let answer: ProviderScriptedResponse | undefined;
       if (providerHandler) {
-        answer = await providerHandler({ method, path: ppath, query: pquery, headers: req.headers });
+        const body = method === "GET" || method === "HEAD" ? "" : await readBody(req);
+        answer = await providerHandler({ method, path: ppath, query: pquery, headers: req.headers, body });
       }
       if (!answer) {
         const entry = scripts.get(pquery ? `${ppath}?${pquery}` : ppath) ?? scripts.get(ppath);
@@ -502,6 +522,10 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
       }
       if (answer.delayMs) await sleep(answer.delayMs);
       if (gone(res)) return;
+      if (answer.drop) {
+        res.socket?.destroy();
+        return;
+      }
       const isString = typeof answer.body === "string";
       const body =
         answer.body === undefined ? "" : isString ? (answer.body as string) : JSON.stringify(answer.body);
@@ -766,6 +790,9 @@ export async function startOrigin(opts: { host?: string; port?: number } = {}): 
     clearScripts: () => scripts.clear(),
     setProviderHandler: (fn) => {
       providerHandler = fn;
+    },
+    setControlHandler: (fn) => {
+      controlHandler = fn;
     },
     eventDeliveries: readDeliveries,
     scriptEvents,

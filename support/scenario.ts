@@ -83,7 +83,7 @@ export interface Scenario {
 }
 
 /** `audio_url` of track t → `<t>/audio`, `image_url` → `<t>/cover`, `<stem>_url` → the stem. */
-const assetName = (file: ServedFile) =>
+export const assetName = (file: ServedFile) =>
   file.key === "video_url"
     ? "video"
     : file.key === "audio_url"

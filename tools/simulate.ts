@@ -4,12 +4,17 @@
 // 40 MB video), draws one progress bar per task from `GET /tasks/:taskId`, and ends with a table
 // of what was stored, how long it took and the signed links. Exit code 1 when a task is not
 // archived in time (or a check fails), 2 when the receiver cannot be reached.
+//
+// With --submit it plays the other half of the provider instead: it runs a fake provider API and
+// submits jobs through the receiver's `POST /provider/<path>` (support/submit-scenario.ts); the
+// fake provider posts the callbacks to the URL the receiver gave it. No callback is hand-posted.
 
 import { parseArgs } from "node:util";
 import { Client } from "../support/client.ts";
-import { DEV_VARS } from "../support/dev-vars.ts";
+import { DEV_PROVIDER, DEV_VARS } from "../support/dev-vars.ts";
 import { DEV_EVENTS_PORT, watchSimulatorEvents } from "../support/events-endpoint.ts";
-import { startOrigin } from "../support/origin.ts";
+import { createFakeProvider } from "../support/fake-provider.ts";
+import { type Origin, startOrigin } from "../support/origin.ts";
 import {
   checkReceiver,
   DEMO_SIZES,
@@ -22,6 +27,7 @@ import {
   type TaskProgress,
   TEST_SIZES,
 } from "../support/scenario.ts";
+import { runSubmitScenario, SubmitNotConfiguredError, type SubmitStep } from "../support/submit-scenario.ts";
 
 const USAGE = `Plays the music API provider against a running receiver (start it first with \`npm run dev\`).
 
@@ -35,6 +41,10 @@ Usage: npm run simulate -- [options]
   --small                  small files (about 15 MB instead of 75 MB)
   --delay <ms>             pause between callbacks (default 400)
   --events-port <n>        where this receives the outbound events (default ${DEV_EVENTS_PORT})
+  --submit                 submit jobs through the receiver (POST /provider/…) to a fake provider
+                           that sends the callbacks itself; the receiver must be started with
+                           npm run dev -- --var PROVIDER_API_BASE:${DEV_PROVIDER.base} --var PROVIDER_API_KEY:${DEV_PROVIDER.key}
+  --provider-port <n>      the fake provider's port with --submit (default ${DEV_PROVIDER.port})
   -h, --help               this text
 `;
 
@@ -75,6 +85,8 @@ function options() {
     stepDelayMs: delay,
     sizes: values.small ? TEST_SIZES : DEMO_SIZES,
     eventsPort: Number(values["events-port"] ?? DEV_EVENTS_PORT),
+    submit: values.submit === true,
+    providerPort: Number(values["provider-port"] ?? DEV_PROVIDER.port),
   };
 }
 
@@ -89,6 +101,8 @@ function parse() {
       delay: { type: "string" },
       small: { type: "boolean" },
       "events-port": { type: "string" },
+      submit: { type: "boolean" },
+      "provider-port": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -165,6 +179,11 @@ function display() {
     },
     stop: restoreCursor,
   };
+}
+
+function submitLine(step: SubmitStep): string {
+  const outcome = `${step.status}${step.replay ? " replayed" : ""}${step.taskId ? ` task ${step.taskId}` : ""}`;
+  return `  POST /provider${step.path.padEnd(31)} ${step.label.padEnd(38)} → ${outcome} (${step.ms} ms)`;
 }
 
 function stepLine(result: StepResult): string {
@@ -244,6 +263,58 @@ const unreachable = (error: ReceiverUnreachableError): never =>
     `${error.message}.\nStart the receiver first, in another shell: npm run dev\n(or point the simulator at it with --url / --port)`,
   );
 
+const notConfigured = (error: SubmitNotConfiguredError, port: number): never => {
+  const base = `http://127.0.0.1:${port}/provider`;
+  return fail(
+    `${error.message}\n\nThe receiver must submit to this simulator's fake provider. Start it with:\n` +
+      `  npm run dev -- --var PROVIDER_API_BASE:${base} --var PROVIDER_API_KEY:${DEV_PROVIDER.key}`,
+  );
+};
+
+/** --submit: jobs through POST /provider/…, the fake provider calls back, the receiver archives. */
+async function submitLoop(
+  client: Client,
+  origin: Origin,
+  opts: Omit<ReturnType<typeof options>, "client">,
+  view: ReturnType<typeof display>,
+): Promise<void> {
+  const provider = createFakeProvider({
+    originUrl: origin.url,
+    apiKey: DEV_PROVIDER.key,
+    deliver: "post",
+    sizes: opts.sizes,
+    stepDelayMs: opts.stepDelayMs,
+  });
+  origin.setProviderHandler(provider.handle);
+  origin.setControlHandler(provider.control);
+  process.stdout.write(
+    `receiver ${client.url}\nprovider ${origin.url}/provider (fake: it answers, then posts the callbacks)\n\n`,
+  );
+  let result: Awaited<ReturnType<typeof runSubmitScenario>>;
+  try {
+    result = await runSubmitScenario({
+      client,
+      provider,
+      timeoutMs: opts.timeoutMs,
+      onStep: (step) => view.log(submitLine(step)),
+      onProgress: (progress) => view.progress(progress),
+    });
+  } finally {
+    view.stop();
+  }
+  report(result, client);
+  if (!result.ok) {
+    process.stdout.write("\nProblems:\n");
+    for (const problem of result.problems) process.stdout.write(`  - ${problem}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stdout.write(
+      `\nAll ${result.tasks.length} submitted jobs archived in ${result.seconds.toFixed(1)} s from the provider's own ` +
+        "callbacks; every file's size and SHA-256 match what the origin served.\n",
+    );
+  }
+}
+
 async function main() {
   const { client, ...opts } = options();
   try {
@@ -252,7 +323,12 @@ async function main() {
     if (error instanceof ReceiverUnreachableError) unreachable(error);
     throw error;
   }
-  const origin = await startOrigin();
+  let origin: Origin;
+  try {
+    origin = await startOrigin(opts.submit ? { port: opts.providerPort } : {});
+  } catch (error) {
+    fail(`cannot listen on port ${opts.providerPort} for the fake provider: ${(error as Error).message}`);
+  }
   const view = display();
   const events = await watchSimulatorEvents(client.url, opts.eventsPort, (line) => view.log(line));
   process.once("SIGINT", () => {
@@ -260,6 +336,10 @@ async function main() {
     void origin.close().finally(() => process.exit(130));
   });
   try {
+    if (opts.submit) {
+      await submitLoop(client, origin, opts, view);
+      return;
+    }
     const scenario = planScenario({ originUrl: origin.url, sizes: opts.sizes });
     const files = scenario.tasks.reduce((sum, task) => sum + task.files.length, 0);
     const bytes = scenario.tasks.reduce((sum, task) => sum + task.bytes, 0);
@@ -300,6 +380,7 @@ async function main() {
       );
     }
   } catch (error) {
+    if (error instanceof SubmitNotConfiguredError) notConfigured(error, opts.providerPort);
     if (error instanceof ReceiverUnreachableError) unreachable(error);
     if (error instanceof ScenarioError) fail(error.message);
     throw error;

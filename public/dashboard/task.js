@@ -26,7 +26,8 @@ import { archiveSummary, badge, refreshTimes, timeAgo } from "./list.js";
  * @typedef {{ taskId: string, kind: string, state: string, stage: string | null,
  *   providerCode: number | null, providerMessage: string | null, createdAt: string,
  *   callbacks: Callbacks, archive: import("./api.js").Archive, reconcile?: Reconcile,
- *   tracks: Track[], assets: Asset[], events?: TaskEvent[], bundle?: Bundle }} TaskStatus
+ *   tracks: Track[], assets: Asset[], events?: TaskEvent[], via?: string,
+ *   request?: Record<string, unknown> | null, bundle?: Bundle }} TaskStatus
  * @typedef {import("./app.js").ViewContext} ViewContext
  */
 
@@ -67,6 +68,7 @@ export function taskView(context, taskId) {
   const timeline = h("ol", { class: "timeline" });
   const groups = h("div", { class: "groups" });
   const eventsBody = h("div", { class: "events-body" });
+  const requestBody = h("dl", { class: "facts request" });
 
   const section = (/** @type {string} */ id, /** @type {string} */ title, /** @type {Node} */ body) =>
     h(
@@ -84,6 +86,7 @@ export function taskView(context, taskId) {
       { class: "columns" },
       section("archive", "Archive", archiveBody),
       section("timeline", "Timeline", timeline),
+      section("request", "Submitted request", requestBody),
     ),
     section("files", "Files", groups),
     section("events", "Events", eventsBody),
@@ -201,6 +204,7 @@ export function taskView(context, taskId) {
     );
     drawGroups(next);
     once("events", next.events ?? null, () => drawEvents(next.events));
+    once("request", [next.via, next.request], () => drawRequest(next));
     refreshTimes(element);
   }
 
@@ -216,6 +220,24 @@ export function taskView(context, taskId) {
     bundleLink.setAttribute("href", complete ? next.bundle.url : `${next.bundle.url}&partial=true`);
     bundleLink.title = `${formatBytes(next.bundle.bytes)} (${exactBytes(next.bundle.bytes)}): every stored file and the manifest`;
     setText(bundleLink, complete ? "Download all (.zip)" : "Download stored files (.zip)");
+  }
+
+  /**
+   * What was submitted through `POST /provider/…` (prompt, model, title…), beside the timeline.
+   * Values are text nodes like everything else (fact → h), so a prompt is never markup.
+   * @param {TaskStatus} next
+   */
+  function drawRequest(next) {
+    const card = /** @type {HTMLElement} */ (requestBody.parentElement);
+    const request = next.via === "submit" ? next.request : null;
+    card.hidden = !request;
+    if (!request) return;
+    fill(
+      requestBody,
+      ...Object.entries(request).map(([name, value]) =>
+        fact(name, typeof value === "string" ? value : JSON.stringify(value)),
+      ),
+    );
   }
 
   /** @param {TaskStatus} next */

@@ -1,6 +1,7 @@
 import { type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../core/app-env";
 import { callbackSchemas } from "../providers/callback-schemas";
+import { documentProvider } from "./provider-doc";
 import { ErrorBody, TaskIdParam } from "./schemas";
 
 /**
@@ -49,7 +50,7 @@ const callbackErrors = errors({
   401: "a configured source check failed (token, kie.ai HMAC, IP allowlist)",
   413: "`payload_too_large`: the body exceeds MAX_CALLBACK_BYTES",
   500: "not recorded: the provider should retry",
-  503: "`receiver_not_configured`, or `enqueue_failed` (recorded; retry)",
+  503: "`receiver_not_configured`",
 });
 
 const KieHeaders = z.object({
@@ -195,6 +196,8 @@ export function documentApi(app: OpenAPIHono<AppEnv>): void {
       responses: bundleResponses,
     });
   }
+
+  documentProvider(registry);
 
   registry.registerPath({
     method: "get",

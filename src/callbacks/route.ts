@@ -29,9 +29,9 @@ callbacks.use("*", sourceGate, (c, next) =>
 );
 
 /**
- * verify → parse → record. The answer is 200 only after the task's Durable Object has durably
- * recorded the callback and sent the queue messages of its new assets; if the send failed, a
- * 503 makes the provider retry (the object's watchdog re-sends them meanwhile).
+ * verify → parse → record, in one round trip to the task's Durable Object. The answer is 200 only
+ * once the object has durably recorded the callback together with the outbox of its new assets'
+ * queue messages (which it sends right after answering, and its alarm re-sends if need be).
  */
 const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   const raw = await c.req.text();
@@ -51,13 +51,6 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   // Where the callback arrived is the base of the links in the task's events (unless PUBLIC_URL).
   const origin = new URL(c.req.url).origin;
   const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw }, origin);
-  if (result.outcome === "enqueue_failed") {
-    throw new ApiError(
-      503,
-      "enqueue_failed",
-      "the callback was recorded, but its media jobs could not be enqueued yet; please retry",
-    );
-  }
   if (result.outcome === "too_many_assets") throw tooManyAssets(taskId, result.total, result.limit);
   if (result.outcome === "deleted") {
     // Answered like a duplicate, so the provider stops; nothing is recorded or downloaded.

@@ -86,6 +86,7 @@ const Settings = z.object({
   ),
   PART_SIZE_BYTES: positiveInt(10 * 1024 * 1024),
   MEDIA_FETCH_TIMEOUT_MS: positiveInt(30_000),
+  SUBMIT_TIMEOUT_MS: positiveInt(30_000),
 });
 
 export interface Config {
@@ -109,6 +110,8 @@ export interface Config {
   retryBaseSeconds: number;
   partSizeBytes: number;
   mediaFetchTimeoutMs: number;
+  /** How long `POST /provider/…` waits for the provider before answering 504 provider_timeout. */
+  submitTimeoutMs: number;
   /** Outbound events (see events-config.ts). */
   events: EventsConfig;
   /** The Worker's public origin for absolute links in events; null: the callbacks' origin. */
@@ -148,6 +151,7 @@ function toConfig(s: z.infer<typeof Settings>, problems: string[]): Config {
     retryBaseSeconds: s.RETRY_BASE_SECONDS,
     partSizeBytes: Math.max(s.PART_SIZE_BYTES, 5 * 1024 * 1024),
     mediaFetchTimeoutMs: s.MEDIA_FETCH_TIMEOUT_MS,
+    submitTimeoutMs: s.SUBMIT_TIMEOUT_MS,
     events: outbound.events,
     publicUrl: outbound.publicUrl,
     warnings: outbound.warnings,

@@ -44,6 +44,8 @@ export interface DevKnobs {
   PART_SIZE_BYTES?: string;
   /** Per-request timeout of a media download's response headers. Default 30000. */
   MEDIA_FETCH_TIMEOUT_MS?: string;
+  /** How long a submission waits for the provider's answer (then 504). Default 30000, the contract's. */
+  SUBMIT_TIMEOUT_MS?: string;
 }
 
 declare global {

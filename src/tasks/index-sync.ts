@@ -96,17 +96,17 @@ export class IndexSync implements PendingWork {
     if (target.op === "upsert") target.entry.version = version;
     const json = JSON.stringify(target);
     const dueAt = Math.min(current?.due_at ?? Number.POSITIVE_INFINITY, now + CONFIRM_WITHIN_MS);
-    this.sql.exec(
-      `INSERT INTO index_sync (id, version, target, due_at) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET version = excluded.version, target = excluded.target,
-         due_at = excluded.due_at`,
-      version,
-      json,
-      dueAt,
-    );
-    // The row as now stored (this instance is its only writer), so the next change reads nothing;
-    // a first row is read back once, with its defaults.
-    this.cache = current ? { ...current, version, target: json, due_at: dueAt } : undefined;
+    // The row as now stored (this instance is its only writer), so the next change reads nothing.
+    this.cache = this.sql
+      .exec<SyncRow>(
+        `INSERT INTO index_sync (id, version, target, due_at) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, target = excluded.target,
+           due_at = excluded.due_at RETURNING *`,
+        version,
+        json,
+        dueAt,
+      )
+      .one();
     this.cachedContent = contentOf(target);
   }
 

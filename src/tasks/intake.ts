@@ -12,9 +12,7 @@ export type ReceiveResult =
   /** Nothing was recorded: the task would have more than MAX_ASSETS_PER_TASK media files. */
   | { outcome: "too_many_assets"; total: number; limit: number }
   /** The task was deleted: the callback is answered 200 and ignored. */
-  | { outcome: "deleted" }
-  /** Recorded, but the queue refused the messages: the caller answers 5xx so the provider retries. */
-  | { outcome: "enqueue_failed" };
+  | { outcome: "deleted" };
 
 /** Records callbacks: deduplicated by content hash, applied in stage order. */
 export class CallbackIntake {
@@ -46,7 +44,9 @@ export class CallbackIntake {
       const total = this.assetCountAfter(existing, callback);
       if (total > maxAssets) return { too_many_assets: total };
     }
-    this.rows.ensureTask(callback.taskId, callback.kind, now, this.reconciler.firstPollAt(now));
+    const task =
+      existing ??
+      this.rows.ensureTask(callback.taskId, callback.kind, now, this.reconciler.firstPollAt(now)).task;
     if (duplicate) {
       this.sql.exec("UPDATE task SET duplicates = duplicates + 1, last_callback_at = ? WHERE id = 1", now);
       this.sql.exec("UPDATE callbacks SET duplicates = duplicates + 1 WHERE hash = ?", callback.hash);
@@ -67,8 +67,10 @@ export class CallbackIntake {
         now,
         now,
       );
-      this.updates.apply(callback, now);
-      this.reconciler.restart(now);
+      // A new task has no assets to look up, and its polling clock was just started.
+      const fresh = existing === null;
+      this.updates.apply(callback, now, task, fresh);
+      if (!fresh) this.reconciler.restart(now);
     }
     return { duplicate, due: this.outbox.lease(now) };
   }

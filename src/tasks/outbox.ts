@@ -3,8 +3,12 @@ import type { MediaJob } from "./media-job";
 import type { PendingWork } from "./pending-work";
 import type { TaskRows } from "./rows";
 
-/** How long one send owns an asset's queue message; after that the watchdog sends it again. */
-const ENQUEUE_LEASE_MS = 30 * 1000;
+/**
+ * How long one send owns an asset's queue message; after that the alarm sends it again. A
+ * callback is answered before its messages are sent, so this is also how soon the alarm sends
+ * them should the object die right after the answer.
+ */
+const ENQUEUE_LEASE_MS = 10 * 1000;
 /** After a failed send, when the watchdog tries again. */
 const SEND_RETRY_MS = 10 * 1000;
 /**
@@ -38,14 +42,21 @@ export class MediaOutbox implements PendingWork {
   }
 
   /**
-   * Takes the send lease of every due asset and returns them; the caller sends them with `send`
-   * once the lease is committed.
+   * Takes the send lease of every due asset and returns them, in payload order; the caller sends
+   * them with `send` once the lease is committed. One statement, whatever the number of assets.
    */
   lease(now: number): string[] {
-    const due = this.due(now);
-    for (const name of due)
-      this.sql.exec("UPDATE assets SET enqueue_until = ? WHERE name = ?", now + ENQUEUE_LEASE_MS, name);
-    return due;
+    if (!this.rows.exists) return [];
+    return this.sql
+      .exec<{ name: string; position: number }>(
+        `UPDATE assets SET enqueue_until = ?
+          WHERE state = 'pending' AND (enqueue_until IS NULL OR enqueue_until <= ?) RETURNING name, position`,
+        now + ENQUEUE_LEASE_MS,
+        now,
+      )
+      .toArray()
+      .sort((a, b) => a.position - b.position)
+      .map((row) => row.name);
   }
 
   /**

@@ -35,7 +35,13 @@ export type TaskRow = {
   callback_origin: string | null;
   /** The settlement the latest event was recorded for (see events.ts); null while unsettled. */
   event_mark: string | null;
+  /** How the task became known: its first callback, `POST /tasks`, or a submission. */
+  via: TaskVia;
+  /** A submitted task's request (its non-secret fields), as JSON; null otherwise. */
+  request: string | null;
 };
+
+export type TaskVia = "callback" | "register" | "submit";
 
 export type AssetRow = {
   name: string;
@@ -149,19 +155,43 @@ export class TaskRows {
     return this.sql.exec<CallbackRow>("SELECT * FROM callbacks ORDER BY received_at, hash").toArray();
   }
 
-  /** Creates the task row (and the schema) on first use; returns the row either way. */
-  ensureTask(taskId: string, kind: Kind, now: number, firstPollAt: number): TaskRow {
+  /**
+   * Creates the task row (and, for a fresh object, the schema) on first use; returns the row
+   * either way, and whether it was created just now (a new task has no assets or callbacks yet).
+   */
+  ensureTask(
+    taskId: string,
+    kind: Kind,
+    now: number,
+    firstPollAt: number,
+  ): { task: TaskRow; created: boolean } {
     if (!this.exists) createSchema(this.sql);
     this.exists = true;
-    this.sql.exec(
-      `INSERT INTO task (id, task_id, kind, state, created_at, next_poll_at)
-         VALUES (1, ?, ?, 'awaiting_callback', ?, ?)
-         ON CONFLICT (id) DO NOTHING`,
-      taskId,
-      kind,
-      now,
-      firstPollAt,
-    );
-    return this.requireTask();
+    // RETURNING gives the new row with its defaults, so nothing is read back after the insert.
+    const created = this.sql
+      .exec<TaskRow>(
+        `INSERT INTO task (id, task_id, kind, state, created_at, next_poll_at)
+           VALUES (1, ?, ?, 'awaiting_callback', ?, ?)
+           ON CONFLICT (id) DO NOTHING RETURNING *`,
+        taskId,
+        kind,
+        now,
+        firstPollAt,
+      )
+      .toArray()[0];
+    return created ? { task: created, created: true } : { task: this.requireTask(), created: false };
+  }
+
+  /**
+   * Says how the task became known. A submission is always recorded (it is the task's origin,
+   * even when a callback or a retried registration got there first); a plain registration only
+   * names a task that nothing had made before it.
+   */
+  noteVia(via: "register" | "submit", request: string | null, created: boolean): void {
+    if (via === "submit") {
+      this.sql.exec("UPDATE task SET via = 'submit', request = ? WHERE id = 1", request ?? "{}");
+    } else if (created) {
+      this.sql.exec("UPDATE task SET via = 'register' WHERE id = 1");
+    }
   }
 }

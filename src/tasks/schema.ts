@@ -71,7 +71,9 @@ const SCHEMA = `
     poll_error TEXT,
     manifest_failed_at INTEGER,
     callback_origin TEXT,
-    event_mark TEXT
+    event_mark TEXT,
+    via TEXT NOT NULL DEFAULT 'callback',
+    request TEXT
   );
   CREATE TABLE callbacks (
     hash TEXT PRIMARY KEY,
@@ -193,6 +195,11 @@ export const MIGRATIONS: readonly string[] = [
   // The index row's outbox (IndexSync). Objects of the first indexed version created it
   // themselves, hence IF NOT EXISTS.
   `${INDEX_SYNC_TABLE};`,
+  // How the task became known (callback, POST /tasks, or submitted through POST /provider/…) and
+  // the submitted request. Earlier tasks that no callback reached can only have been registered.
+  `ALTER TABLE task ADD COLUMN via TEXT NOT NULL DEFAULT 'callback';
+   ALTER TABLE task ADD COLUMN request TEXT;
+   UPDATE task SET via = 'register' WHERE first_callback_at IS NULL;`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

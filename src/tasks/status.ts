@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { Kind } from "../core/ids";
 import { scrubCredentials, withoutCredentials } from "../core/redact";
 import type { TrackInfo } from "../providers/model";
+import { SubmittedRequest } from "../providers/submit-endpoints";
 import { EventStatus } from "./event-status";
 import type { AssetRow, CallbackRow, TaskRow } from "./rows";
 
@@ -95,6 +96,10 @@ export const TaskStatus = z
     assets: z.array(AssetStatus),
     /** Outbound events (EVENTS_URL) of the task, oldest first. */
     events: z.array(EventStatus),
+    /** How the task became known: its first callback, `POST /tasks`, or `POST /provider/…`. */
+    via: z.enum(["callback", "register", "submit"]),
+    /** A task submitted through stemvault: the submitted body without secrets or `callBackUrl`. */
+    request: SubmittedRequest.nullable(),
     /**
      * The task's ZIP (`GET /tasks/<taskId>/bundle.zip`), once a file is stored: its signed link
      * and its exact length. Added by the read API, like `assets[].url`; never in the manifest.
@@ -189,5 +194,7 @@ export function buildStatus(
       url: null,
     })),
     events,
+    via: task.via,
+    request: task.request === null ? null : (JSON.parse(task.request) as TaskStatus["request"]),
   };
 }

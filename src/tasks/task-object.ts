@@ -103,13 +103,13 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * Records a callback (deduplicated by content hash) and enqueues every newly ready asset: the
-   * callback, its assets, their send leases and the alarm are written in one transaction, then
-   * the queue messages are sent, and only then does it answer (a 200 means recorded and
-   * enqueued). A failed send is retried by the alarm and by the provider's retry, which the
-   * caller asks for with a 5xx. The index row is marked after the send (afterChange); were this
-   * instance lost before that, the next one marks it as it starts — which the alarm set here
-   * makes sure of (with nothing to send, record and mark commit together).
+   * Records a callback (deduplicated by content hash) and answers as soon as that is durable: the
+   * callback, its assets with their send leases (the outbox), the index row's outbox, an event of
+   * a settlement and the alarm are written in this one synchronous transaction, and the answer is
+   * released only once it is committed. The queue messages, the index row and the event are then
+   * handed on after the answer (`handOn`); should this instance die first, the alarm armed here
+   * sends them (at the latest when the send lease ends, seconds later). A 200 therefore means
+   * recorded and on its way, which is all the provider waits for.
    */
   async receiveCallback(callback: ReceivedCallback, origin?: string): Promise<ReceiveResult> {
     if (this.deletion.deleted) return { outcome: "deleted" };
@@ -124,23 +124,43 @@ export class TaskObject extends DurableObject<Env> {
     const settled = this.events.observe(now);
     const { duplicate, due } = recorded;
     if (duplicate && due.length === 0 && !settled) return { outcome: "recorded", duplicate, enqueued: 0 };
-    // Committed with the record: the alarm at the lease's end, in case this object dies mid-send.
-    if (due.length > 0 || settled) await this.scheduleAlarm();
-    const sent = await this.outbox.send(due);
-    await this.afterChange();
-    return sent ? { outcome: "recorded", duplicate, enqueued: due.length } : { outcome: "enqueue_failed" };
+    this.index.mark(now);
+    await this.scheduleAlarm();
+    this.ctx.waitUntil(this.handOn(due));
+    return { outcome: "recorded", duplicate, enqueued: due.length };
   }
 
-  /** Registers a task submitted to the provider; no-op when it already exists. */
+  /**
+   * What a recorded callback hands on after its answer: the queue messages of the assets it
+   * leased, a manifest if it settled the task, the event it recorded, the index row. Its index
+   * row and event were marked in the callback's transaction, and sending changes neither, so
+   * this is afterChange without the marking. Never throws: what fails here stays due in the
+   * object's rows, and the alarm re-drives it.
+   */
+  private async handOn(leased: string[]): Promise<void> {
+    await this.outbox.send(leased);
+    // Assets on their way to the queue: the archive is not settled, so no manifest is due.
+    if (leased.length === 0) await this.manifest.writeIfDue();
+    await this.events.sendLeased();
+    await this.scheduleAlarm();
+    this.syncIndexSoon();
+  }
+
+  /**
+   * Registers a task submitted to the provider (by the user, or through `POST /provider/…` with
+   * its request's non-secret fields, as JSON); an existing task keeps its state.
+   */
   async register(
     taskId: string,
     kind: Kind,
     origin?: string,
+    submission?: { via: "submit"; request: string },
   ): Promise<{ created: boolean; status: TaskStatus } | { deleted: true }> {
     if (this.deletion.deleted) return { deleted: true };
     const existing = this.rows.task();
     const now = Date.now();
     if (!existing) this.rows.ensureTask(taskId, kind, now, this.reconciler.firstPollAt(now));
+    this.rows.noteVia(submission?.via ?? "register", submission?.request ?? null, !existing);
     this.events.noteOrigin(origin, true); // a callback's origin, once one arrives, takes over
     await this.afterChange();
     return { created: !existing, status: this.requireStatus() };

@@ -1,6 +1,6 @@
 import type { AssetSpec, TaskUpdate, Via } from "../providers/model";
 import { mergeUpdate, STAGE_RANK, type UrlSwitch, urlSwitch } from "./merge";
-import type { TaskRows } from "./rows";
+import type { TaskRow, TaskRows } from "./rows";
 
 /** Writes an update (a callback's or a poll's) into the task: its fields, tracks and assets. */
 export class TaskUpdates {
@@ -9,9 +9,13 @@ export class TaskUpdates {
     private readonly rows: TaskRows,
   ) {}
 
-  /** Applies a validated update; a stage lower than the current one changes nothing. */
-  apply(update: TaskUpdate, now: number): void {
-    const patch = mergeUpdate(this.rows.requireTask(), update);
+  /**
+   * Applies a validated update; a stage lower than the current one changes nothing. `task` is the
+   * task row as it is now, when the caller has it; `fresh`: the task was created in this change,
+   * so it has no assets yet.
+   */
+  apply(update: TaskUpdate, now: number, task: TaskRow = this.rows.requireTask(), fresh = false): void {
+    const patch = mergeUpdate(task, update);
     if (!patch) return;
     this.sql.exec(
       `UPDATE task SET stage = ?, state = ?, provider_code = ?, provider_message = ?,
@@ -25,15 +29,15 @@ export class TaskUpdates {
       now,
     );
     const rank = STAGE_RANK[update.stage];
-    for (const spec of update.assets) this.upsertAsset(spec, update.via, rank, now);
+    for (const spec of update.assets) this.upsertAsset(spec, update.via, rank, now, fresh);
   }
 
   /**
    * Each asset exists once. A later mention may add the `source_*` twin it lacked, and one from a
    * higher stage with another URL switches it to that URL (see `urlSwitch`).
    */
-  private upsertAsset(spec: AssetSpec, via: Via, rank: number, now: number): void {
-    const existing = this.rows.asset(spec.name);
+  private upsertAsset(spec: AssetSpec, via: Via, rank: number, now: number, fresh: boolean): void {
+    const existing = fresh ? null : this.rows.asset(spec.name);
     if (!existing) {
       this.sql.exec(
         `INSERT INTO assets (name, role, url, fallback_url, via, state, created_at, updated_at, position, url_rank)

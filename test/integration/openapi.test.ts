@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import committed from "../../openapi.json";
 import { app } from "../../src/app";
+import { SUBMIT_ENDPOINTS } from "../../src/providers/submit-endpoints";
 import kieMusicText from "../../support/fixtures/kie.music.text.json";
 import { seedEvent } from "../helpers/events";
 import { originBytes } from "../helpers/media";
 import { DocumentedAnswers, type OpenApiDocument } from "../helpers/openapi";
+import { scriptProvider, submit } from "../helpers/submit";
 import { archiveUrl } from "../helpers/tasks";
 import { bearer, postCallback, request, uniqueId, withTaskId } from "../helpers/worker";
 
@@ -81,6 +83,31 @@ describe("the Worker's answers match the document", () => {
     };
     await answers.check("post", "/callbacks/{kind}", await postCallback(video, { kind: "video" }));
     await answers.check("post", "/callbacks/{kind}", await postCallback(video, { kind: "music" }));
+  });
+
+  it("POST /provider/… (each submit endpoint)", async () => {
+    for (const entry of SUBMIT_ENDPOINTS) {
+      const path = `/provider${entry.path}`;
+      const body = { model: "ai-music-api/generate", prompt: uniqueId("doc-submit"), input: {} };
+      await answers.check("post", path, await submit(entry.path, body));
+    }
+    const path = "/provider/api/v1/generate";
+    const key = uniqueId("doc-key");
+    const body = { prompt: uniqueId("doc-submit") };
+    await answers.check("post", path, await submit("/api/v1/generate", body, { key }));
+    await answers.check("post", path, await submit("/api/v1/generate", body, { key }));
+    await answers.check("post", path, await submit("/api/v1/generate", { other: 1 }, { key }));
+    await answers.check("post", path, await submit("/api/v1/generate", body, { key: "bad key" }));
+    await answers.check("post", path, await submit("/api/v1/generate", null, { raw: "{nope" }));
+    await answers.check(
+      "post",
+      path,
+      await submit("/api/v1/generate", body, { vars: { PROVIDER_API_KEY: "" } }),
+    );
+    await answers.check("post", path, await request(path, { method: "POST", body: "{}" }));
+    const marker = uniqueId("doc-refusal");
+    await scriptProvider(marker, [{ status: 429, body: { code: 429, msg: "Insufficient credits" } }]);
+    await answers.check("post", path, await submit("/api/v1/generate", { prompt: marker }));
   });
 
   it("the task routes", async () => {

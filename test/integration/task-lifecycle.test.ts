@@ -40,6 +40,15 @@ const sentMessages = (taskId: string) =>
       .toArray(),
   );
 
+/** The assets' rows once the send that follows a callback's answer is over (no send lease left). */
+const sendSettled = (taskId: string) =>
+  vi.waitFor(async () => {
+    const rows = await sentMessages(taskId);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((row) => row.enqueue_until === null)).toBe(true);
+    return rows;
+  });
+
 const post = async (body: unknown) => {
   const response = await postCallback(body);
   expect(response.status).toBe(200);
@@ -289,18 +298,19 @@ describe("a failed enqueue", () => {
     return { taskId, body, stub };
   }
 
-  it("answers 503 so the provider retries, keeps the callback, and the watchdog sends what the send could not", async () => {
+  it("answers 200 once recorded, keeps the callback, and the alarm sends what the send could not", async () => {
     const { taskId, body, stub } = await taskWhoseNextSendFails("sendfail");
     const answer = await postCallback(body);
-    expect(answer.status).toBe(503);
-    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("enqueue_failed");
-    // Recorded all the same: nothing was sent, the leases are gone, the assets are pending, and
-    // the watchdog is armed to retry within seconds.
-    expect((await getStatus(taskId)).callbacks).toMatchObject({ received: 1, distinct: 1 });
-    const rows = await sentMessages(taskId);
+    // The answer waits for the record, not for the queue: the outbox was committed with it.
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ taskId, duplicate: false });
+    // The send after the answer failed: nothing was sent, the leases are gone, the assets are
+    // pending, and the alarm is armed to send them within seconds.
+    const rows = await sendSettled(taskId);
     expect(rows.map((row) => [row.messages_sent, row.state, row.enqueue_until])).toEqual(
       Array(4).fill([0, "pending", null]),
     );
+    expect((await getStatus(taskId)).callbacks).toMatchObject({ received: 1, distinct: 1 });
     const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
     expect((alarm as number) - Date.now()).toBeLessThanOrEqual(10_000);
@@ -315,7 +325,8 @@ describe("a failed enqueue", () => {
 
   it("is redone at once by the provider's retry (a duplicate delivery) after a failed send", async () => {
     const { taskId, body } = await taskWhoseNextSendFails("sendfail-dup");
-    expect((await postCallback(body)).status).toBe(503);
+    expect((await postCallback(body)).status).toBe(200);
+    await sendSettled(taskId);
     const again = await postCallback(body);
     expect(await again.json()).toMatchObject({ duplicate: true });
     const status = await waitForStatus(taskId, settled);
