@@ -4,6 +4,7 @@ import type { Client } from "../support/client.ts";
 import kieMusicComplete from "../support/fixtures/kie.music.complete.json" with { type: "json" };
 import kieVideo from "../support/fixtures/kie.video.success.json" with { type: "json" };
 import { atOrigin, withTaskId } from "../support/fixtures/rewrite.ts";
+import splitStem from "../support/fixtures/sunoapi.separation.split-stem.json" with { type: "json" };
 
 /** A video callback: one asset, `video/<taskId>/video.mp4`. */
 export function videoCallback(taskId: string, videoUrl: string) {
@@ -27,6 +28,15 @@ export function musicCallback(
     size: key === "audio_url" ? sizes.audio : sizes.cover,
     seed: next++,
   })).body;
+}
+
+/**
+ * The `split_stem` separation of sunoapi.separation.split-stem.json: 12 stems on the local
+ * origin, `stemSize` bytes each (seeds from `seed` on), with Content-Length.
+ */
+export function splitStemCallback(taskId: string, originUrl: string, stemSize: number, seed: number) {
+  let next = seed;
+  return atOrigin(withTaskId(splitStem, taskId), originUrl, () => ({ size: stemSize, seed: next++ }));
 }
 
 /** POSTs a callback; resolves with the status code once the answer's body has been read. */

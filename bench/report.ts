@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AckLevel, LoadResult } from "./ack.ts";
 import type { ArchiveResult, ConsumerRun } from "./archive.ts";
+import type { BundleResult } from "./bundle.ts";
 import { MIB, median, percentile } from "./measure.ts";
 import type { BurstResult, SequentialResult } from "./time-to-archive.ts";
 
@@ -41,6 +42,9 @@ export interface Settings {
   burstConcurrency: number;
   burstTimeoutMs: number;
   sizes: { audio: number; cover: number };
+  /** The bundle section: each of its 12 stems, and its rounds; absent in reports of older runs. */
+  bundleStemSize?: number;
+  bundleRounds?: number;
 }
 
 export interface Report {
@@ -56,6 +60,8 @@ export interface Report {
   archive: ArchiveResult | null;
   sequential: SequentialResult | null;
   burst: BurstResult | null;
+  /** The bundle section (bench/bundle.ts, its own part of BENCHMARKS.md); absent in older reports. */
+  bundle?: BundleResult | null;
   errors: string[];
 }
 

@@ -6,7 +6,7 @@
 // bench/baseline), all on 127.0.0.1; stops each by its process id and deletes its folder. Prints
 // one table to stdout (progress goes to stderr) and writes BENCHMARKS.md from bench/report.md.
 //
-//   npm run bench [-- --quick] [-- --out <file>] [-- --only ack,archive,time]
+//   npm run bench [-- --quick] [-- --out <file>] [-- --only ack,archive,time,bundle]
 //   npm run bench -- --from bench/.state/last-run.json [--out <file>]
 //
 // --quick shrinks every count and size (a couple of minutes, for checking the bench itself) and
@@ -36,6 +36,14 @@ import { type DevServer, startDevServer } from "../support/dev-server.ts";
 import { startOrigin } from "../support/origin.ts";
 import { type AckLevel, runAck } from "./ack.ts";
 import { type ArchiveResult, runArchive } from "./archive.ts";
+import {
+  BUNDLE_END,
+  BUNDLE_START,
+  type BundleResult,
+  bundleMarkdown,
+  bundleVerdicts,
+  runBundle,
+} from "./bundle.ts";
 import { MIB, progress } from "./measure.ts";
 import {
   markdownReport,
@@ -65,16 +73,40 @@ function publish(report: Report, outFile: string | null): void {
       `${v.met === null ? "?     " : v.met ? "met   " : "MISSED"}  ${v.target}: ${v.detail}\n`,
     );
   }
+  const bundle = report.bundle ?? null;
+  for (const v of bundle ? bundleVerdicts(bundle) : []) {
+    process.stdout.write(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.detail}\n`);
+  }
   for (const error of report.errors) process.stdout.write(`ERROR  ${error}\n`);
   if (outFile) {
-    // The sections that `npm run bench:index` and `npm run bench:recovery` write are kept as they are.
+    // The sections that `npm run bench:index` and `npm run bench:recovery` write are kept as they
+    // are, and so is the bundle section of an earlier run when this one did not measure bundles.
     const path = resolve(ROOT, outFile);
     const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
-    const kept = [
-      /<!-- bench:index:start -->[\s\S]*<!-- bench:index:end -->/,
-      /<!-- bench:recovery -->[\s\S]*<!-- \/bench:recovery -->/,
-    ].flatMap((section) => section.exec(previous)?.[0] ?? []);
-    writeFileSync(path, `${[markdownReport(report).trimEnd(), ...kept].join("\n\n")}\n`);
+    const bundleSection = new RegExp(`${BUNDLE_START}[\\s\\S]*${BUNDLE_END}`);
+    const bundleText = bundle
+      ? bundleMarkdown(bundle, {
+          startedAt: report.startedAt,
+          machine: `${report.machine.cores} × ${report.machine.cpuModel}`,
+          commit: report.tree.commit,
+          rounds: report.settings.bundleRounds ?? 1,
+        })
+      : (bundleSection.exec(previous)?.[0] ?? null);
+    const onlyBundle = report.ack === null && report.archive === null && report.sequential === null;
+    if (onlyBundle && previous && bundleText) {
+      // `--only bundle`: the other sections of the file stay as the last full run wrote them.
+      const next = bundleSection.test(previous)
+        ? previous.replace(bundleSection, () => bundleText)
+        : `${previous.trimEnd()}\n\n${bundleText}\n`;
+      writeFileSync(path, next);
+    } else {
+      const kept = [
+        /<!-- bench:index:start -->[\s\S]*<!-- bench:index:end -->/,
+        /<!-- bench:recovery -->[\s\S]*<!-- \/bench:recovery -->/,
+      ].flatMap((section) => section.exec(previous)?.[0] ?? []);
+      const parts = [markdownReport(report).trimEnd(), bundleText, ...kept].filter((part) => part !== null);
+      writeFileSync(path, `${parts.join("\n\n")}\n`);
+    }
     progress(`wrote ${outFile} (run took ${(report.runtimeMs / 1000).toFixed(0)} s)`);
   }
 }
@@ -103,7 +135,7 @@ if (values.from) {
 }
 
 const quick = values.quick ?? false;
-const sections = new Set((values.only ?? "ack,archive,time").split(",").map((s) => s.trim()));
+const sections = new Set((values.only ?? "ack,archive,time,bundle").split(",").map((s) => s.trim()));
 const outFile = values.out ?? (quick ? null : "BENCHMARKS.md");
 
 const full: Settings = {
@@ -121,6 +153,9 @@ const full: Settings = {
   burstConcurrency: 32,
   burstTimeoutMs: 300_000,
   sizes: { audio: 4 * MIB, cover: 200 * 1024 },
+  // 12 stems of 86 MiB: 1,032 MiB, just over 1 GiB.
+  bundleStemSize: 86 * MIB,
+  bundleRounds: 3,
 };
 const settings: Settings = quick
   ? {
@@ -128,6 +163,7 @@ const settings: Settings = quick
       quick,
       ...{ ackRequests: 300, ackMaxSeconds: 10, ackWarmup: 100, archiveSize: 48 * MIB, archiveRounds: 1 },
       ...{ rssSmall: 16 * MIB, rssLarge: 96 * MIB, sequentialTasks: 5, burstTasks: 20, burstConcurrency: 8 },
+      ...{ bundleStemSize: 4 * MIB, bundleRounds: 1 },
       burstTimeoutMs: 120_000,
     }
   : full;
@@ -253,6 +289,7 @@ let ack: AckLevel[] | null = null;
 let archive: ArchiveResult | null = null;
 let sequential: SequentialResult | null = null;
 let burst: BurstResult | null = null;
+let bundle: BundleResult | null = null;
 try {
   if (sections.has("ack")) {
     ack = await section("ack", [".", "bench/floor"], (dev, floor) =>
@@ -305,6 +342,21 @@ try {
       burst = await runBurst(options);
     });
   }
+  if (sections.has("bundle")) {
+    bundle = await section("bundle", ["."], async (dev) => {
+      const { runtime } = workerdPids(dev.pid, dev.port);
+      const result = await runBundle({
+        receiver: Client.dev(dev.url),
+        receiverPid: runtime,
+        originUrl: origin.url,
+        runId,
+        stemSize: settings.bundleStemSize ?? 86 * MIB,
+        rounds: settings.bundleRounds ?? 1,
+      });
+      if (cpuMs(runtime) === null) throw new Error("the Worker's workerd restarted during the bundle runs");
+      return result;
+    });
+  }
 } finally {
   await shutdown();
 }
@@ -322,6 +374,7 @@ const seq = sequential as SequentialResult | null;
 const bst = burst as BurstResult | null;
 if (seq?.failures.length) errors.push(`time to archive: ${seq.failures.join("; ")}`);
 if (bst?.failures.length) errors.push(`burst: ${bst.failures.join("; ")}`);
+for (const error of (bundle as BundleResult | null)?.errors ?? []) errors.push(`bundle: ${error}`);
 
 const cpus = os.cpus();
 const runtimeMs = performance.now() - started;
@@ -354,6 +407,7 @@ const report: Report = {
   archive,
   sequential: seq,
   burst: bst,
+  bundle,
   errors,
 };
 

@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { bundle } from "./api/bundle";
 import { events } from "./api/events";
 import { list } from "./api/list";
 import { media } from "./api/media";
@@ -38,6 +39,8 @@ app.get("/healthz", (c) => {
   return c.json({ ok: true, checks, ...events, ...warnings });
 });
 app.route("/callbacks", callbacks);
+// Before the other /tasks routes: their bearer check would refuse a signed bundle link.
+app.route("/tasks", bundle);
 app.route("/tasks", list);
 app.route("/tasks", tasks);
 app.route("/tasks", events);

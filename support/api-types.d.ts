@@ -890,6 +890,190 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/{taskId}/bundle.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a task's files as one ZIP
+         * @description Entry names: music `<title or trackId>/audio.<ext>` and `…/cover.<ext>` (titles made safe, duplicates numbered ` (2)`), separation `<stem>.<ext>`, video `video.mp4`, other kinds the key's file name; plus `manifest.json`. A task not fully archived is a 409 `not_archived` (`issues` names each missing asset) unless `partial=true`. The status JSON's `bundle.url` is a signed link to it.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description signed link: expiry, unix seconds */
+                    expires?: string;
+                    /** @description signed link: base64url HMAC-SHA256 */
+                    sig?: string;
+                    /** @description `true`: the files stored so far, for a task not fully archived (its manifest lists what is missing) */
+                    partial?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    taskId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a ZIP (entries stored, CRC-32 checked, ZIP64 when needed) of every stored file and `manifest.json`, streamed from R2 with an exact Content-Length; `Content-Disposition: attachment; filename="<taskId>.zip"` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/zip": string;
+                    };
+                };
+                /** @description not modified (If-None-Match): the same set of files */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description `invalid_task_id`, `invalid_query` */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no bearer token and no valid signed link */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `task_not_found` */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `not_archived`: some file is not stored yet (`issues` names each), and `partial` is not `true` */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `task_deleted` */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * A task's ZIP: its length and ETag
+         * @description Entry names: music `<title or trackId>/audio.<ext>` and `…/cover.<ext>` (titles made safe, duplicates numbered ` (2)`), separation `<stem>.<ext>`, video `video.mp4`, other kinds the key's file name; plus `manifest.json`. A task not fully archived is a 409 `not_archived` (`issues` names each missing asset) unless `partial=true`. The status JSON's `bundle.url` is a signed link to it.
+         */
+        head: {
+            parameters: {
+                query?: {
+                    /** @description signed link: expiry, unix seconds */
+                    expires?: string;
+                    /** @description signed link: base64url HMAC-SHA256 */
+                    sig?: string;
+                    /** @description `true`: the files stored so far, for a task not fully archived (its manifest lists what is missing) */
+                    partial?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    taskId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a ZIP (entries stored, CRC-32 checked, ZIP64 when needed) of every stored file and `manifest.json`, streamed from R2 with an exact Content-Length; `Content-Disposition: attachment; filename="<taskId>.zip"` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/zip": string;
+                    };
+                };
+                /** @description not modified (If-None-Match): the same set of files */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description `invalid_task_id`, `invalid_query` */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no bearer token and no valid signed link */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `task_not_found` */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `not_archived`: some file is not stored yet (`issues` names each), and `partial` is not `true` */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `task_deleted` */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        patch?: never;
+        trace?: never;
+    };
     "/provider/api/v1/generate": {
         parameters: {
             query?: never;
@@ -3671,6 +3855,10 @@ export interface components {
                     [key: string]: string | number | boolean | null | (string | number | boolean | null)[];
                 };
             } | null;
+            bundle?: {
+                url: string;
+                bytes: number;
+            };
         };
         UnrecognizedCallback: {
             /**

@@ -102,6 +102,24 @@ export class Client {
   }
 
   /**
+   * `GET /tasks/:taskId/bundle.zip` with the bearer (`partial`: the files stored so far): the
+   * answer with its body unread, so a caller can stream it; HttpError unless 200.
+   */
+  async bundle(taskId: string, { partial = false } = {}): Promise<Response> {
+    const { response } = await this.api.GET("/tasks/{taskId}/bundle.zip", {
+      params: { path: { taskId }, query: partial ? { partial: "true" } : {} },
+      parseAs: "stream",
+    });
+    if (response.status !== 200) {
+      throw new HttpError(
+        response.status,
+        `GET /tasks/${taskId}/bundle.zip answered ${response.status}: ${await response.text()}`,
+      );
+    }
+    return response;
+  }
+
+  /**
    * Polls the status every `intervalMs` until the archive is settled (`archived` or `failed`)
    * or `timeoutMs` passes. Also says when it was seen and the longest a status request took.
    */

@@ -24,13 +24,14 @@ import { archiveSummary, badge, refreshTimes, timeAgo } from "./list.js";
  *   lastError: string | null, createdAt: string | null, deliveredAt: string | null }} TaskEvent
  * @typedef {{ attempts: number, lastAt: string | null, lastStatus: string | null,
  *   nextAt: string | null, error: string | null }} Reconcile
+ * @typedef {{ url: string, bytes: number }} Bundle
  * @typedef {{ taskId: string, kind: string, state: string, stage: string | null,
  *   providerCode: number | null, providerMessage: string | null, createdAt: string,
  *   callbacks: Callbacks, archive: import("./api.js").Archive, reconcile?: Reconcile,
  *   tracks: Track[], assets: Asset[], events?: TaskEvent[], via?: string,
  *   request?: Record<string, unknown> | null,
  *   lyrics?: import("./family.js").LyricsItem[], midi?: import("./family.js").MidiSummary | null,
- *   unrecognizedCallbacks?: import("./family.js").UnrecognizedCallback[] }} TaskStatus
+ *   unrecognizedCallbacks?: import("./family.js").UnrecognizedCallback[], bundle?: Bundle }} TaskStatus
  * @typedef {import("./app.js").ViewContext} ViewContext
  */
 
@@ -76,6 +77,8 @@ export function taskView(context, taskId) {
     "Delete task…",
   );
   const notice = h("div", { class: "notice", role: "alert", hidden: true });
+  // Through the bundle's signed link, so a plain download works without the token.
+  const bundleLink = h("a", { class: "button bundle-link", download: `${taskId}.zip`, hidden: true });
 
   const archiveBody = h("div", { class: "archive-body" });
   const timeline = h("ol", { class: "timeline" });
@@ -124,7 +127,7 @@ export function taskView(context, taskId) {
       "header",
       { class: "task-head" },
       h("div", { class: "title" }, kind, heading, meta, provider),
-      h("div", { class: "actions" }, retryButton, deleteButton),
+      h("div", { class: "actions" }, bundleLink, retryButton, deleteButton),
     ),
     actionStatus,
     notice,
@@ -228,6 +231,7 @@ export function taskView(context, taskId) {
         .filter(Boolean)
         .join("; ") || "Every file is stored";
 
+    drawBundleLink(next);
     once("archive", [next.archive, next.assets.map((asset) => asset.bytes)], () => drawArchive(next));
     once("timeline", [next.state, next.stage, next.callbacks, next.reconcile, next.createdAt], () =>
       drawTimeline(next),
@@ -245,6 +249,20 @@ export function taskView(context, taskId) {
     once("events", next.events ?? null, () => drawEvents(next.events));
     once("request", [next.via, next.request], () => drawRequest(next));
     refreshTimes(element);
+  }
+
+  /**
+   * Every refresh brings a fresh signed link. Until the task is archived, the ZIP holds the
+   * files stored so far (`partial=true`; its manifest lists what is missing).
+   * @param {TaskStatus} next
+   */
+  function drawBundleLink(next) {
+    bundleLink.hidden = !next.bundle;
+    if (!next.bundle) return bundleLink.removeAttribute("href");
+    const complete = next.archive.state === "archived";
+    bundleLink.setAttribute("href", complete ? next.bundle.url : `${next.bundle.url}&partial=true`);
+    bundleLink.title = `${formatBytes(next.bundle.bytes)} (${exactBytes(next.bundle.bytes)}): every stored file and the manifest`;
+    setText(bundleLink, complete ? "Download all (.zip)" : "Download stored files (.zip)");
   }
 
   /**

@@ -23,23 +23,47 @@ function signingKey(cfg: Config): Promise<CryptoKey | null> {
   return key;
 }
 
-/** What a link signs: the R2 key and the expiry, newline-separated (neither can contain one). */
-const signedMessage = (key: string, expires: number) => `${key}\n${expires}`;
+/**
+ * What a link signs: the R2 key (media) or the path (`/tasks/<id>/bundle.zip`), and the expiry,
+ * newline-separated (none can contain one). A path starts with `/` and a key never does, so a
+ * bundle link's signature is never valid for a media key, nor the reverse.
+ */
+const signedMessage = (subject: string, expires: number) => `${subject}\n${expires}`;
 
-/** `/media/<key>?expires=<unix seconds>&sig=<base64url HMAC-SHA256>`, or null without a key. */
-export async function signMediaLink(cfg: Config, key: string, nowSeconds: number): Promise<string | null> {
+/** `?expires=<unix seconds>&sig=<base64url HMAC-SHA256>` for `subject`, or null without a key. */
+async function signedQuery(cfg: Config, subject: string, nowSeconds: number): Promise<string | null> {
   const hmac = await signingKey(cfg);
   if (!hmac) return null;
   const expires = nowSeconds + cfg.mediaLinkTtlSeconds;
-  const sig = toBase64Url(await hmacSha256(hmac, signedMessage(key, expires)));
-  return `/media/${key}?expires=${expires}&sig=${sig}`;
+  const sig = toBase64Url(await hmacSha256(hmac, signedMessage(subject, expires)));
+  return `?expires=${expires}&sig=${sig}`;
+}
+
+/** `/media/<key>?expires=<unix seconds>&sig=<base64url HMAC-SHA256>`, or null without a key. */
+export async function signMediaLink(cfg: Config, key: string, nowSeconds: number): Promise<string | null> {
+  const query = await signedQuery(cfg, key, nowSeconds);
+  return query && `/media/${key}${query}`;
+}
+
+/** The path a task's bundle is served at, and what its link signs. */
+export const bundlePath = (taskId: string) => `/tasks/${taskId}/bundle.zip`;
+
+/** `/tasks/<taskId>/bundle.zip?expires=…&sig=…`: same key and lifetime as media links. */
+export async function signBundleLink(
+  cfg: Config,
+  taskId: string,
+  nowSeconds: number,
+): Promise<string | null> {
+  const query = await signedQuery(cfg, bundlePath(taskId), nowSeconds);
+  return query && `${bundlePath(taskId)}${query}`;
 }
 
 export type LinkVerdict = "ok" | "missing" | "expired" | "bad_signature";
 
+/** Checks a link's `expires` and `sig` against what it signs: a media key or a bundle path. */
 export async function verifyMediaLink(
   cfg: Config,
-  key: string,
+  subject: string,
   expires: string | undefined,
   sig: string | undefined,
   nowSeconds: number,
@@ -54,7 +78,7 @@ export async function verifyMediaLink(
     "HMAC",
     hmac,
     mac,
-    new TextEncoder().encode(signedMessage(key, Number(expires))),
+    new TextEncoder().encode(signedMessage(subject, Number(expires))),
   );
   return valid ? "ok" : "bad_signature";
 }

@@ -21,7 +21,7 @@ export const ARCHIVE_SECURITY_HEADERS = {
   "content-security-policy": "default-src 'none'; sandbox",
 } as const;
 
-const archiveSecurity: MiddlewareHandler<AppEnv> = async (c, next) => {
+export const archiveSecurity: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
   for (const [name, value] of Object.entries(ARCHIVE_SECURITY_HEADERS)) c.res.headers.set(name, value);
 };

@@ -3,7 +3,7 @@ import type { AppEnv } from "../core/app-env";
 import { Kind } from "../core/ids";
 import { callbackSchemas } from "../providers/callback-schemas";
 import { documentProvider } from "./provider-doc";
-import { ErrorBody } from "./schemas";
+import { ErrorBody, TaskIdParam } from "./schemas";
 
 /**
  * `GET /openapi.json`: the OpenAPI 3.1 document of every route. The bearer routes are
@@ -13,7 +13,7 @@ import { ErrorBody } from "./schemas";
  * here with the schemas they use. Tests check the Worker's real answers against this document.
  */
 
-const errors = (descriptions: Partial<Record<400 | 401 | 404 | 413 | 416 | 500 | 503, string>>) =>
+const errors = (descriptions: Partial<Record<400 | 401 | 404 | 409 | 410 | 413 | 416 | 500 | 503, string>>) =>
   Object.fromEntries(
     Object.entries(descriptions).map(([status, description]) => [
       status,
@@ -179,6 +179,45 @@ export function documentApi(app: OpenAPIHono<AppEnv>): void {
       security: [{ bearer: [] }, { signedLink: [] }],
       request: { params: MediaParams, query: MediaQuery },
       responses: mediaResponses,
+    });
+  }
+
+  const BundleQuery = MediaQuery.extend({
+    partial: z.enum(["true", "false"]).optional().openapi({
+      description:
+        "`true`: the files stored so far, for a task not fully archived (its manifest lists what is missing)",
+    }),
+  });
+  const bundleResponses = {
+    200: {
+      description:
+        "a ZIP (entries stored, CRC-32 checked, ZIP64 when needed) of every stored file and `manifest.json`, " +
+        'streamed from R2 with an exact Content-Length; `Content-Disposition: attachment; filename="<taskId>.zip"`',
+      content: { "application/zip": { schema: z.string().openapi({ format: "binary" }) } },
+    },
+    304: { description: "not modified (If-None-Match): the same set of files" },
+    ...errors({
+      400: "`invalid_task_id`, `invalid_query`",
+      401: "no bearer token and no valid signed link",
+      404: "`task_not_found`",
+      409: "`not_archived`: some file is not stored yet (`issues` names each), and `partial` is not `true`",
+      410: "`task_deleted`",
+    }),
+  };
+  for (const method of ["get", "head"] as const) {
+    registry.registerPath({
+      method,
+      path: "/tasks/{taskId}/bundle.zip",
+      tags: ["media"],
+      summary: method === "get" ? "Download a task's files as one ZIP" : "A task's ZIP: its length and ETag",
+      description:
+        "Entry names: music `<title or trackId>/audio.<ext>` and `…/cover.<ext>` (titles made safe, " +
+        "duplicates numbered ` (2)`), separation `<stem>.<ext>`, video `video.mp4`, other kinds the key's " +
+        "file name; plus `manifest.json`. A task not fully archived is a 409 `not_archived` (`issues` names " +
+        "each missing asset) unless `partial=true`. The status JSON's `bundle.url` is a signed link to it.",
+      security: [{ bearer: [] }, { signedLink: [] }],
+      request: { params: TaskIdParam, query: BundleQuery },
+      responses: bundleResponses,
     });
   }
 

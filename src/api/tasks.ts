@@ -5,6 +5,7 @@ import { ApiError } from "../core/errors";
 import { TaskStatus } from "../tasks/status";
 import { taskStub } from "../tasks/stub";
 import { requireBearer } from "./auth";
+import { bundleLink } from "./bundle-plan";
 import { signMediaLink } from "./media-links";
 import { Deleted, errorResponses, Registration, RetryResult, TaskIdParam } from "./schemas";
 import { validationHook } from "./validation";
@@ -16,7 +17,7 @@ const notFound = (taskId: string) => new ApiError(404, "task_not_found", `no tas
 const gone = (taskId: string) => new ApiError(410, "task_deleted", `task ${taskId} was deleted`);
 
 /** 410 for a deleted task, 404 for one that never existed. */
-const missing = async (env: Env, taskId: string) =>
+export const missingTask = async (env: Env, taskId: string) =>
   (await taskStub(env, taskId).isDeleted()) ? gone(taskId) : notFound(taskId);
 
 const json = <T>(schema: T, description: string) => ({
@@ -24,16 +25,22 @@ const json = <T>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
 });
 
-/** Adds a signed, expiring `/media/...` link to every stored asset. */
-async function withLinks(cfg: Config, status: TaskStatus): Promise<TaskStatus> {
+/**
+ * Adds a signed, expiring `/media/...` link to every stored asset, and the task's `bundle` (its
+ * signed ZIP link and exact length) once a file is stored.
+ */
+async function withLinks(env: Env, cfg: Config, status: TaskStatus): Promise<TaskStatus> {
   const now = Math.floor(Date.now() / 1000);
-  const assets = await Promise.all(
-    status.assets.map(async (asset) => ({
-      ...asset,
-      url: asset.state === "stored" && asset.key ? await signMediaLink(cfg, asset.key, now) : null,
-    })),
-  );
-  return { ...status, assets };
+  const [assets, bundle] = await Promise.all([
+    Promise.all(
+      status.assets.map(async (asset) => ({
+        ...asset,
+        url: asset.state === "stored" && asset.key ? await signMediaLink(cfg, asset.key, now) : null,
+      })),
+    ),
+    bundleLink(env.MEDIA, cfg, status),
+  ]);
+  return { ...status, assets, ...(bundle && { bundle }) };
 }
 
 const getTask = createRoute({
@@ -48,8 +55,8 @@ const getTask = createRoute({
 tasks.openapi(getTask, async (c) => {
   const { taskId } = c.req.valid("param");
   const status = await taskStub(c.env, taskId).status();
-  if (!status) throw await missing(c.env, taskId);
-  return c.json(await withLinks(c.get("config"), status), 200);
+  if (!status) throw await missingTask(c.env, taskId);
+  return c.json(await withLinks(c.env, c.get("config"), status), 200);
 });
 
 const registerTask = createRoute({
@@ -74,7 +81,7 @@ tasks.openapi(registerTask, async (c) => {
   if (status.kind !== kind) {
     throw new ApiError(409, "kind_conflict", `task ${taskId} is already registered as ${status.kind}`);
   }
-  return c.json(await withLinks(c.get("config"), status), created ? 201 : 200);
+  return c.json(await withLinks(c.env, c.get("config"), status), created ? 201 : 200);
 });
 
 const retryTask = createRoute({
@@ -92,7 +99,7 @@ const retryTask = createRoute({
 tasks.openapi(retryTask, async (c) => {
   const { taskId } = c.req.valid("param");
   const report = await taskStub(c.env, taskId).retryAssets();
-  if (report === null) throw await missing(c.env, taskId);
+  if (report === null) throw await missingTask(c.env, taskId);
   const { requeued, untouched, reparsed } = report;
   return c.json({ taskId, requeued: requeued.length, requeuedAssets: requeued, untouched, reparsed }, 202);
 });

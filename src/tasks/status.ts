@@ -129,6 +129,11 @@ export const TaskStatus = z
     via: z.enum(["callback", "register", "submit"]),
     /** A task submitted through stemvault: the submitted body without secrets or `callBackUrl`. */
     request: SubmittedRequest.nullable(),
+    /**
+     * The task's ZIP (`GET /tasks/<taskId>/bundle.zip`), once a file is stored: its signed link
+     * and its exact length. Added by the read API, like `assets[].url`; never in the manifest.
+     */
+    bundle: z.object({ url: z.string(), bytes: z.number().int() }).optional(),
   })
   .openapi("TaskStatus");
 export type TaskStatus = z.infer<typeof TaskStatus>;

@@ -8,13 +8,14 @@
 // UPDATE_DASHBOARD_SCREENSHOT=1 (`npm run screenshot`) the README's docs/dashboard.png is redone.
 
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../../support/dev-server";
 import { DEV_VARS } from "../../support/dev-vars";
+import { crc32, readZip, sha256Hex } from "../../support/zip";
 import { type MediaOrigin, startMediaOrigin } from "./media-origin";
 import {
   type ApiStatus,
@@ -376,6 +377,38 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
       position,
     );
     await audio.evaluate((element) => (element as unknown as Media).pause());
+  });
+
+  it("downloads every file of a task as one ZIP through its signed link", async () => {
+    const status = statuses.music;
+    await openTask(plan.ids.music);
+    const link = page.getByRole("link", { name: "Download all (.zip)" });
+    expect(await link.getAttribute("href")).toMatch(
+      new RegExp(`^/tasks/${plan.ids.music}/bundle\\.zip\\?expires=\\d+&sig=[A-Za-z0-9_-]+$`),
+    );
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    expect(download.suggestedFilename()).toBe(`${plan.ids.music}.zip`);
+    const entries = readZip(new Uint8Array(readFileSync(await download.path())));
+
+    // One folder per track, named by its title; each file byte-exact, and the manifest.
+    const titles = new Map(status.tracks.map((track) => [track.id, track.title]));
+    const expected = status.assets.map((asset) => {
+      const [trackId] = asset.name.split("/");
+      const file = asset.key?.slice(asset.key.lastIndexOf("/") + 1);
+      return { name: `${titles.get(trackId as string)}/${file}`, sha256: asset.sha256 };
+    });
+    expect(entries.map((entry) => entry.name).sort()).toEqual(
+      [...expected.map((file) => file.name), "manifest.json"].sort(),
+    );
+    for (const file of expected) {
+      const entry = entries.find((candidate) => candidate.name === file.name);
+      expect(await sha256Hex(entry?.bytes as Uint8Array), file.name).toBe(file.sha256);
+      expect(entry?.declaredCrc32, file.name).toBe(crc32(entry?.bytes as Uint8Array));
+    }
+    const manifest = JSON.parse(
+      new TextDecoder().decode(entries.find((entry) => entry.name === "manifest.json")?.bytes),
+    );
+    expect(manifest).toMatchObject({ taskId: plan.ids.music, archive: { state: "archived" } });
   });
 
   it("renders what callbacks carry as text: no payload runs", async () => {

@@ -3,8 +3,11 @@
 // scenario of `npm run simulate` (support/scenario.ts) with small files, played once in
 // `beforeAll`. Each test then checks one thing of the result or asks the running Worker itself.
 
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Client, type TaskStatus } from "../../support/client";
@@ -22,6 +25,7 @@ import {
   type Scenario,
   TEST_SIZES,
 } from "../../support/scenario";
+import { readZip, sha256Hex } from "../../support/zip";
 
 /** The smallest multipart part size the Worker accepts, so the 12 MB video takes three parts. */
 const PART_SIZE = 5 * 1024 * 1024;
@@ -264,6 +268,47 @@ describe("the receiver under wrangler dev, driven by the simulated provider", ()
       expect(manifest).toMatchObject({ taskId: outcome.task.taskId, archive: { state: "archived" } });
       expect(manifest.assets.map((asset) => asset.sha256).sort()).toEqual(
         outcome.status?.assets.map((asset) => asset.sha256).sort(),
+      );
+    }
+  });
+
+  it("downloads the separation as one ZIP through its signed link, which unzip -t finds sound", async () => {
+    const { status: settledStatus, task } = outcomeOf("separation");
+    const status = await client.status(settledStatus.taskId);
+    const link = status?.bundle?.url as string;
+    expect(link).toMatch(/\/bundle\.zip\?expires=\d+&sig=/);
+    const response = await client.request(link);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-disposition")).toBe(`attachment; filename="${task.taskId}.zip"`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    expect(bytes.byteLength).toBe(status?.bundle?.bytes);
+    expect(Number(response.headers.get("content-length"))).toBe(bytes.byteLength);
+
+    // The system's Info-ZIP checks every entry's CRC-32 and the archive's structure.
+    const dir = mkdtempSync(join(tmpdir(), "stemvault-bundle-"));
+    try {
+      const file = join(dir, `${task.taskId}.zip`);
+      writeFileSync(file, bytes);
+      const tested = spawnSync("unzip", ["-t", file], { encoding: "utf8" });
+      if (tested.error) throw new Error(`unzip is needed (apt-get install unzip): ${tested.error.message}`);
+      expect(tested.status, tested.stdout + tested.stderr).toBe(0);
+      expect(tested.stdout).toContain("No errors detected");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    // The typed client's bearer download is the very same archive, byte for byte.
+    const viaBearer = await client.bundle(task.taskId);
+    expect(Buffer.from(await viaBearer.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
+
+    const entries = readZip(bytes);
+    expect(entries.map((entry) => entry.name).sort()).toEqual(
+      [...task.files.map((file) => `${file.asset}.mp3`), "manifest.json"].sort(),
+    );
+    for (const file of task.files) {
+      const entry = entries.find((candidate) => candidate.name === `${file.asset}.mp3`);
+      expect({ size: entry?.bytes.byteLength, sha256: await sha256Hex(entry?.bytes as Uint8Array) }).toEqual(
+        await served(file),
       );
     }
   });

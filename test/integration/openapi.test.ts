@@ -137,6 +137,7 @@ describe("the Worker's answers match the document", () => {
       await request(`/tasks/${taskId}`, { headers: bearer }),
     )) as {
       assets: { url: string }[];
+      bundle: { url: string };
     };
     expect(status.assets[0]?.url).toMatch(/^\/media\//);
     await answers.check("get", "/tasks/{taskId}", await request(`/tasks/${uniqueId()}`, { headers: bearer }));
@@ -180,6 +181,23 @@ describe("the Worker's answers match the document", () => {
       await request("/media/video/nope/video.mp4", { headers: bearer }),
     );
 
+    const bundle = (id: string, init: RequestInit = {}) =>
+      request(`/tasks/${id}/bundle.zip`, { headers: bearer, ...init });
+    const zip = "/tasks/{taskId}/bundle.zip";
+    await answers.check("get", zip, await bundle(taskId));
+    await answers.check("head", zip, await bundle(taskId, { method: "HEAD" }));
+    const zipEtag = (await bundle(taskId, { method: "HEAD" })).headers.get("etag") as string;
+    await answers.check(
+      "get",
+      zip,
+      await bundle(taskId, { headers: { ...bearer, "if-none-match": zipEtag } }),
+    );
+    await answers.check("get", zip, await request(status.bundle.url));
+    await answers.check("get", zip, await request(`/tasks/${taskId}/bundle.zip`));
+    await answers.check("get", zip, await bundle(fresh));
+    await answers.check("get", zip, await bundle(uniqueId()));
+    await answers.check("get", zip, await bundle("a.b"));
+
     const { taskId: evtTask, eventId } = await seedEvent();
     const redeliver = (task: string, event: string) =>
       request(`/tasks/${task}/events/${event}/redeliver`, { method: "POST", headers: bearer });
@@ -194,5 +212,6 @@ describe("the Worker's answers match the document", () => {
     await answers.check("delete", "/tasks/{taskId}", await remove(uniqueId()));
     await answers.check("get", "/tasks/{taskId}", await request(`/tasks/${taskId}`, { headers: bearer }));
     await answers.check("post", "/tasks/{taskId}/retry", await retry(taskId));
+    await answers.check("get", zip, await bundle(taskId));
   });
 });

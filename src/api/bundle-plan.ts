@@ -1,0 +1,182 @@
+import { makeZip, predictLength } from "client-zip";
+import type { Config } from "../core/config";
+import { sha256Hex } from "../core/crypto";
+import { manifestKey } from "../core/keys";
+import { log } from "../core/log";
+import type { AssetStatus, TaskStatus } from "../tasks/status";
+import { bundleEntryNames, MANIFEST_ENTRY } from "./bundle-names";
+import { signBundleLink } from "./media-links";
+
+/** One stored file of the bundle: where it is in R2, what it is called in the ZIP. */
+export interface BundleEntry {
+  name: string;
+  key: string;
+  size: number;
+  sha256: string | null;
+}
+
+/**
+ * Everything about a task's bundle that is known before its first byte: the entries in order,
+ * the manifest (small JSON, held as text), the exact ZIP length and the entity tag.
+ */
+export interface BundlePlan {
+  /** Every asset is stored and the task is finished (`archive.state` is `archived`). */
+  complete: boolean;
+  /** The assets not stored (queued, downloading or failed): what a partial bundle lacks. */
+  missing: AssetStatus[];
+  entries: BundleEntry[];
+  manifest: { text: string; lastModified: Date };
+  length: number;
+  etag: string;
+}
+
+const encoder = new TextEncoder();
+const stored = (asset: AssetStatus) => asset.state === "stored" && asset.key !== null && asset.bytes !== null;
+
+/** The set of stored files a status describes: key and SHA-256, in order. */
+const storedFiles = (assets: AssetStatus[]) =>
+  assets.filter(stored).map((asset) => `${asset.key}\n${asset.sha256}`);
+
+/**
+ * The manifest the bundle carries. A settled task (archived, or settled with a failed file) has
+ * `<kind>/<taskId>/manifest.json` in R2, which is used as it is — unless it describes other
+ * files than those stored now (written for an earlier settled state; the task object rewrites
+ * it right after a change). Otherwise the status JSON itself, plus `missing`: the names of the
+ * assets not stored, so a partial bundle says what it lacks.
+ */
+async function manifestOf(bucket: R2Bucket, status: TaskStatus): Promise<BundlePlan["manifest"]> {
+  const settled = status.archive.state === "archived" || status.archive.state === "failed";
+  if (settled) {
+    const object = await bucket.get(manifestKey(status.kind, status.taskId));
+    if (object) {
+      const text = await object.text();
+      if (describesStoredFiles(text, status)) return { text, lastModified: object.uploaded };
+    }
+  }
+  const missing = status.assets.filter((asset) => !stored(asset)).map((asset) => asset.name);
+  const changedAt = status.callbacks.lastAt ?? status.createdAt;
+  return { text: JSON.stringify({ ...status, missing }, null, 2), lastModified: new Date(changedAt) };
+}
+
+function describesStoredFiles(text: string, status: TaskStatus): boolean {
+  try {
+    const manifest = JSON.parse(text) as Partial<TaskStatus>;
+    const theirs = storedFiles(manifest.assets ?? []);
+    const ours = storedFiles(status.assets);
+    return theirs.length === ours.length && theirs.every((file, i) => file === ours[i]);
+  } catch {
+    return false;
+  }
+}
+
+/** Plans the bundle of `status` (the task object's own status, without links). */
+export async function planBundle(bucket: R2Bucket, status: TaskStatus): Promise<BundlePlan> {
+  const files = status.assets.filter(stored);
+  const names = bundleEntryNames(status.kind, status.tracks, files as { key: string }[]);
+  const entries = files.map((asset, i) => ({
+    name: names[i] as string,
+    key: asset.key as string,
+    size: asset.bytes as number,
+    sha256: asset.sha256,
+  }));
+  const manifest = await manifestOf(bucket, status);
+  const manifestSize = encoder.encode(manifest.text).byteLength;
+  const length = predictLength([
+    ...entries.map(({ name, size }) => ({ name, size })),
+    { name: MANIFEST_ENTRY, size: manifestSize },
+  ]);
+  // Weak: the same files and manifest may carry other modification dates in the ZIP's headers
+  // (a file archived again with the same bytes), which changes no file a user extracts.
+  const tag = await sha256Hex(JSON.stringify({ entries, manifest: manifest.text }));
+  return {
+    complete: status.archive.state === "archived",
+    missing: status.assets.filter((asset) => !stored(asset)),
+    entries,
+    manifest,
+    length: Number(length),
+    etag: `W/"${tag.slice(0, 40)}"`,
+  };
+}
+
+/**
+ * The status JSON's `bundle`: its signed link and its length, once a file is stored. Left out
+ * (and logged) when R2 cannot be read for the manifest: the status itself must not fail on it.
+ */
+export async function bundleLink(
+  bucket: R2Bucket,
+  cfg: Config,
+  status: TaskStatus,
+): Promise<{ url: string; bytes: number } | null> {
+  if (!status.assets.some(stored)) return null;
+  const url = await signBundleLink(cfg, status.taskId, Math.floor(Date.now() / 1000));
+  if (!url) return null;
+  try {
+    return { url, bytes: (await planBundle(bucket, status)).length };
+  } catch (error) {
+    log.warn("bundle_plan_failed", { taskId: status.taskId, error });
+    return null;
+  }
+}
+
+/**
+ * Bigger pieces of an R2 body than the few KiB it comes in: client-zip does its work (CRC-32,
+ * counting, several promise hops) per chunk, and per-chunk cost, not per-byte cost, is what
+ * dominated. One buffer of this size per chunk in flight.
+ */
+const CHUNK_BYTES = 256 * 1024;
+
+async function* inChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader({ mode: "byob" });
+  let done = false;
+  try {
+    while (!done) {
+      const read = await reader.readAtLeast(CHUNK_BYTES, new Uint8Array(CHUNK_BYTES));
+      done = read.done;
+      if (read.value && read.value.byteLength > 0) yield read.value;
+    }
+  } finally {
+    // Stopped early (the download was abandoned): let R2 stop sending.
+    if (!done) await reader.cancel().catch(() => {});
+  }
+}
+
+/** An R2 object of the plan that is gone or has another size than the task object recorded. */
+export class BundleObjectChanged extends Error {
+  constructor(key: string, what: string) {
+    super(`bundle aborted: ${key} ${what}`);
+  }
+}
+
+/**
+ * The ZIP, streamed: one R2 object at a time, no compression, CRC-32 by client-zip as bytes
+ * pass. The FixedLengthStream holds it to the planned length, and any failure (an object that
+ * vanished or changed, an R2 read error) errors the stream: the client sees a broken
+ * connection, never a complete-looking ZIP.
+ */
+export function streamBundle(bucket: R2Bucket, taskId: string, plan: BundlePlan): ReadableStream {
+  async function* files() {
+    for (const entry of plan.entries) {
+      const object = await bucket.get(entry.key);
+      if (!object) throw new BundleObjectChanged(entry.key, "is gone");
+      if (object.size !== entry.size) {
+        await object.body.cancel();
+        throw new BundleObjectChanged(entry.key, `has ${object.size} bytes, not ${entry.size}`);
+      }
+      yield {
+        name: entry.name,
+        input: inChunks(object.body),
+        size: entry.size,
+        lastModified: object.uploaded,
+      };
+    }
+    yield { name: MANIFEST_ENTRY, input: plan.manifest.text, lastModified: plan.manifest.lastModified };
+  }
+  const fixed = new FixedLengthStream(plan.length);
+  makeZip(files(), { buffersAreUTF8: true })
+    .pipeTo(fixed.writable)
+    .catch((error: unknown) => {
+      if (error instanceof BundleObjectChanged) log.error("bundle_aborted", { taskId, error });
+      else log.warn("bundle_aborted", { taskId, error });
+    });
+  return fixed.readable;
+}
