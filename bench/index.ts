@@ -23,6 +23,7 @@ import { execFileSync } from "node:child_process";
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -514,6 +515,8 @@ async function measure(): Promise<Run> {
   }
   const seconds = (performance.now() - started) / 1000;
   const run = { startedAt, seconds, commit: git("rev-parse", "--short", "HEAD"), listResults, ackRuns };
+  // bench/.state is git-ignored, so a fresh clone does not have it yet.
+  mkdirSync(join(ROOT, "bench", ".state"), { recursive: true });
   writeFileSync(join(ROOT, "bench", ".state", "index-run.json"), JSON.stringify(run, null, 2));
   return run;
 }
