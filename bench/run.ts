@@ -79,8 +79,8 @@ function publish(report: Report, outFile: string | null): void {
   }
   for (const error of report.errors) process.stdout.write(`ERROR  ${error}\n`);
   if (outFile) {
-    // The sections that `npm run bench:index` and `npm run bench:recovery` write are kept as they
-    // are, and so is the bundle section of an earlier run when this one did not measure bundles.
+    // The sections that `npm run bench:index` and `npm run bench:recovery` write, and the profile
+    // of the ack path, are kept as they are, and so is the bundle section of an earlier run when this one did not measure bundles.
     const path = resolve(ROOT, outFile);
     const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
     const bundleSection = new RegExp(`${BUNDLE_START}[\\s\\S]*${BUNDLE_END}`);
@@ -103,6 +103,8 @@ function publish(report: Report, outFile: string | null): void {
       const kept = [
         /<!-- bench:index:start -->[\s\S]*<!-- bench:index:end -->/,
         /<!-- bench:recovery -->[\s\S]*<!-- \/bench:recovery -->/,
+        // Written by hand from `npm run bench:profile` (it writes no report itself).
+        /<!-- bench:profile -->[\s\S]*<!-- \/bench:profile -->/,
       ].flatMap((section) => section.exec(previous)?.[0] ?? []);
       const parts = [markdownReport(report).trimEnd(), bundleText, ...kept].filter((part) => part !== null);
       writeFileSync(path, `${parts.join("\n\n")}\n`);
