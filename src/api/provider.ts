@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../core/app-env";
 import { sourceChecks } from "../core/config";
 import { ApiError } from "../core/errors";
+import { readLimitedText } from "../core/limited-text";
 import { SUBMIT_ENDPOINTS, type SubmitEndpoint } from "../providers/submit-endpoints";
 import type { RecordedAnswer } from "../submit/submission-object";
 import { submitJob } from "../submit/submit";
@@ -92,22 +93,9 @@ async function readBody(c: Context<AppEnv>): Promise<string> {
   const tooLarge = () =>
     new ApiError(413, "payload_too_large", `the body is larger than ${MAX_SUBMIT_BYTES} bytes`);
   if (declared > MAX_SUBMIT_BYTES) throw tooLarge();
-  const reader = c.req.raw.body?.getReader();
-  if (!reader) return "";
-  const decoder = new TextDecoder();
-  let text = "";
-  let bytes = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytes += value.byteLength;
-    if (bytes > MAX_SUBMIT_BYTES) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return text + decoder.decode();
+  const { text, overflow } = await readLimitedText(c.req.raw.body, MAX_SUBMIT_BYTES);
+  if (overflow) throw tooLarge();
+  return text;
 }
 
 /** The recorded answer as a response: the provider's status and body, and stemvault's headers. */

@@ -1,3 +1,4 @@
+import { readLimitedText } from "../core/limited-text";
 import { log } from "../core/log";
 
 /** What the provider's submit endpoint did with a forwarded request. */
@@ -42,7 +43,7 @@ export async function forwardToProvider(options: {
       body: options.body,
       signal,
     });
-    const body = await readText(response, MAX_ANSWER_BYTES);
+    const { text: body } = await readLimitedText(response.body, MAX_ANSWER_BYTES);
     const headers: Record<string, string> = {};
     for (const name of KEPT_HEADERS) {
       const value = response.headers.get(name);
@@ -60,24 +61,4 @@ export async function forwardToProvider(options: {
     log.warn("provider_unreachable", { path: options.path, error });
     return { outcome: "unreachable", message: error instanceof Error ? error.message : String(error) };
   }
-}
-
-/** The body as text, at most `limit` bytes of it (the rest is cancelled, never held). */
-async function readText(response: Response, limit: number): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  let bytes = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytes += value.byteLength;
-    if (bytes > limit) {
-      await reader.cancel();
-      break;
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return text + decoder.decode();
 }
