@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../../support/dev-server";
 import { DEV_VARS } from "../../support/dev-vars";
@@ -130,6 +130,18 @@ interface Media {
 interface Picture {
   complete: boolean;
   naturalWidth: number;
+}
+
+/** Waits until an image in the page has loaded and has the expected width (0 while it has not). */
+async function expectLoadedWidth(image: Locator, width: number) {
+  await image.scrollIntoViewIfNeeded();
+  await expect
+    .poll(() =>
+      image.evaluate(
+        (img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth,
+      ),
+    )
+    .toBe(width);
 }
 
 const taskUrl = (taskId: string) => `${server.url}/#/tasks/${taskId}`;
@@ -319,14 +331,7 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
     const covers = page.locator(".player.cover img");
     expect(await covers.count()).toBe(2);
     for (const cover of await covers.all()) {
-      await cover.scrollIntoViewIfNeeded();
-      await expect
-        .poll(() =>
-          cover.evaluate(
-            (img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth,
-          ),
-        )
-        .toBe(96);
+      await expectLoadedWidth(cover, 96);
     }
     await page.evaluate("window.scrollTo(0, 0)");
     await page.screenshot({ path: join(SCREENSHOTS, "task.png") });
@@ -474,14 +479,7 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
       expect(await image.getAttribute("src")).toMatch(
         new RegExp(`^/media/cover/${plan.ids.cover}/image-${index + 1}\\.png\\?expires=\\d+&sig=`),
       );
-      await image.scrollIntoViewIfNeeded();
-      await expect
-        .poll(() =>
-          image.evaluate(
-            (img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth,
-          ),
-        )
-        .toBe(120);
+      await expectLoadedWidth(image, 120);
     }
     expect(await page.locator("audio, video").count()).toBe(0);
     await page.evaluate("window.scrollTo(0, 0)");
@@ -587,14 +585,7 @@ describe("the dashboard in Chromium, against wrangler dev", () => {
     const salvaged = status.assets.find((asset) => asset.role === "file");
     expect(salvaged).toMatchObject({ state: "stored", sha256: sha256(MEDIA["/salvaged.png"]?.body) });
     const image = assetCard(salvaged?.name ?? "").locator("img");
-    await image.scrollIntoViewIfNeeded();
-    await expect
-      .poll(() =>
-        image.evaluate(
-          (img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth,
-        ),
-      )
-      .toBe(64);
+    await expectLoadedWidth(image, 64);
     // Retry reads the kept callback again; this version still does not know its shape.
     await page.getByRole("button", { name: "Retry", exact: true }).click();
     await expect
