@@ -1,19 +1,14 @@
-import { makeZip, predictLength } from "client-zip";
 import type { Config } from "../core/config";
 import { sha256Hex } from "../core/crypto";
 import { manifestKey } from "../core/keys";
 import { log } from "../core/log";
 import type { AssetStatus, TaskStatus } from "../tasks/status";
+import { type BundleEntry, BundleObjectChanged, bundleFiles, type TaskStub } from "./bundle-files";
 import { bundleEntryNames, MANIFEST_ENTRY } from "./bundle-names";
+import { writeZip, zipLength } from "./bundle-zip";
 import { signBundleLink } from "./media-links";
 
-/** One stored file of the bundle: where it is in R2, what it is called in the ZIP. */
-export interface BundleEntry {
-  name: string;
-  key: string;
-  size: number;
-  sha256: string | null;
-}
+export type { BundleEntry };
 
 /**
  * Everything about a task's bundle that is known before its first byte: the entries in order,
@@ -81,7 +76,7 @@ export async function planBundle(bucket: R2Bucket, status: TaskStatus): Promise<
   }));
   const manifest = await manifestOf(bucket, status);
   const manifestSize = encoder.encode(manifest.text).byteLength;
-  const length = predictLength([
+  const length = await zipLength([
     ...entries.map(({ name, size }) => ({ name, size })),
     { name: MANIFEST_ENTRY, size: manifestSize },
   ]);
@@ -93,7 +88,7 @@ export async function planBundle(bucket: R2Bucket, status: TaskStatus): Promise<
     missing: status.assets.filter((asset) => !stored(asset)),
     entries,
     manifest,
-    length: Number(length),
+    length,
     etag: `W/"${tag.slice(0, 40)}"`,
   };
 }
@@ -119,62 +114,30 @@ export async function bundleLink(
 }
 
 /**
- * Bigger pieces of an R2 body than the few KiB it comes in: client-zip does its work (CRC-32,
- * counting, several promise hops) per chunk, and per-chunk cost, not per-byte cost, is what
- * dominated. One buffer of this size per chunk in flight.
+ * The ZIP, streamed: one R2 object at a time, no compression, each entry's CRC-32 the one the
+ * task object recorded (computed once for a file stored before that, see bundle-files.ts). The
+ * FixedLengthStream holds it to the planned length, and any failure (an object that vanished or
+ * changed, an R2 read error) errors the stream: the client sees a broken connection, never a
+ * complete-looking ZIP.
  */
-const CHUNK_BYTES = 256 * 1024;
-
-async function* inChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = body.getReader({ mode: "byob" });
-  let done = false;
-  try {
-    while (!done) {
-      const read = await reader.readAtLeast(CHUNK_BYTES, new Uint8Array(CHUNK_BYTES));
-      done = read.done;
-      if (read.value && read.value.byteLength > 0) yield read.value;
-    }
-  } finally {
-    // Stopped early (the download was abandoned): let R2 stop sending.
-    if (!done) await reader.cancel().catch(() => {});
-  }
-}
-
-/** An R2 object of the plan that is gone or has another size than the task object recorded. */
-export class BundleObjectChanged extends Error {
-  constructor(key: string, what: string) {
-    super(`bundle aborted: ${key} ${what}`);
-  }
-}
-
-/**
- * The ZIP, streamed: one R2 object at a time, no compression, CRC-32 by client-zip as bytes
- * pass. The FixedLengthStream holds it to the planned length, and any failure (an object that
- * vanished or changed, an R2 read error) errors the stream: the client sees a broken
- * connection, never a complete-looking ZIP.
- */
-export function streamBundle(bucket: R2Bucket, taskId: string, plan: BundlePlan): ReadableStream {
-  async function* files() {
-    for (const entry of plan.entries) {
-      const object = await bucket.get(entry.key);
-      if (!object) throw new BundleObjectChanged(entry.key, "is gone");
-      if (object.size !== entry.size) {
-        await object.body.cancel();
-        throw new BundleObjectChanged(entry.key, `has ${object.size} bytes, not ${entry.size}`);
-      }
-      yield {
-        name: entry.name,
-        input: inChunks(object.body),
-        size: entry.size,
-        lastModified: object.uploaded,
-      };
-    }
-    yield { name: MANIFEST_ENTRY, input: plan.manifest.text, lastModified: plan.manifest.lastModified };
-  }
+export function streamBundle(
+  bucket: R2Bucket,
+  task: TaskStub,
+  taskId: string,
+  plan: BundlePlan,
+): ReadableStream {
   const fixed = new FixedLengthStream(plan.length);
-  makeZip(files(), { buffersAreUTF8: true })
-    .pipeTo(fixed.writable)
-    .catch((error: unknown) => {
+  const out = fixed.writable.getWriter();
+  // zip.js gets a stream of its own: whatever it does with it on a failure, the response is
+  // errored here, with the writer this code holds.
+  const output = new WritableStream<Uint8Array>({
+    write: (chunk) => out.write(chunk),
+    close: () => out.close(),
+  });
+  bundleFiles(bucket, task, plan.entries, plan.manifest)
+    .then((files) => writeZip(files, output))
+    .catch(async (error: unknown) => {
+      await out.abort(error).catch(() => {});
       if (error instanceof BundleObjectChanged) log.error("bundle_aborted", { taskId, error });
       else log.warn("bundle_aborted", { taskId, error });
     });

@@ -69,7 +69,8 @@ bundle.on(["GET", "HEAD"], PATH, async (c) => {
     }
   }
 
-  const status = await taskStub(c.env, taskId).status();
+  const task = taskStub(c.env, taskId);
+  const status = await task.status();
   if (!status) throw await missingTask(c.env, taskId);
   const plan = await planBundle(c.env.MEDIA, status);
   if (!plan.complete && !partial) throw notArchived(taskId, plan);
@@ -87,5 +88,5 @@ bundle.on(["GET", "HEAD"], PATH, async (c) => {
   }
   headers.set("content-length", String(plan.length));
   if (c.req.method === "HEAD") return new Response(null, { status: 200, headers });
-  return new Response(streamBundle(c.env.MEDIA, taskId, plan), { status: 200, headers });
+  return new Response(streamBundle(c.env.MEDIA, task, taskId, plan), { status: 200, headers });
 });

@@ -1,6 +1,7 @@
 // How the writer reads a media body: large recycled chunks, an idle timeout, a byte count and
-// the SHA-256 of everything read.
+// the SHA-256 and CRC-32 of everything read.
 
+import { crc32 } from "node:zlib";
 import { PermanentError, TransientError } from "./errors";
 
 /**
@@ -138,9 +139,15 @@ export class ChunkReader {
   }
 }
 
-/** Counts and hashes bytes as they stream past; throws once the size limit is crossed. */
+/**
+ * Counts and hashes bytes as they stream past; throws once the size limit is crossed. The CRC-32
+ * is the one a ZIP entry declares: recorded now, a bundle streams the file without computing it
+ * (node:zlib's is native, ~10 GiB/s in workerd, where a JavaScript one ran at ~360 MiB/s).
+ */
 export class Meter {
   bytes = 0;
+  /** CRC-32 of the bytes so far. */
+  crc32 = 0;
   private readonly digest = new crypto.DigestStream("SHA-256");
   private readonly writer = this.digest.getWriter();
 
@@ -151,6 +158,7 @@ export class Meter {
     this.bytes += chunk.byteLength;
     if (this.bytes > this.maxBytes)
       throw new PermanentError(`larger than MAX_MEDIA_BYTES (${this.maxBytes} bytes)`);
+    this.crc32 = crc32(chunk, this.crc32);
     await this.writer.write(chunk);
   }
 

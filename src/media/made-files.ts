@@ -1,3 +1,4 @@
+import { crc32 } from "node:zlib";
 import { Midi } from "@tonejs/midi";
 import { isMadeFile, MADE_FILES, madeFileKey } from "../core/keys";
 import type { StoredMedia } from "../tasks/claims";
@@ -41,7 +42,7 @@ export function renderMidi(content: string): Uint8Array {
 
 /**
  * Renders a file stemvault makes (lyrics.json, notes.json, notes.mid) from the JSON its asset
- * carries and writes it to R2 with its SHA-256, as a download would be stored. These files are
+ * carries and writes it to R2 with its SHA-256 (and records its CRC-32), as a download would be stored. These files are
  * small (their data came in a callback, at most MAX_CALLBACK_BYTES), so they are rendered whole.
  */
 export async function writeMadeFile(
@@ -72,6 +73,7 @@ export async function writeMadeFile(
     key,
     bytes: bytes.byteLength,
     sha256,
+    crc32: crc32(bytes),
     contentType,
     downloadMs: rendered - started,
     publishMs: Date.now() - rendered,

@@ -39,6 +39,8 @@ export interface WriteRequest {
 export interface WrittenObject extends WriteTarget {
   bytes: number;
   sha256: string;
+  /** CRC-32 of the stored bytes (see Meter). */
+  crc32: number;
   /** From the response to its last byte: downloading, hashing and streaming into R2. */
   downloadMs: number;
   /** From the last byte until R2 had committed the object (the put's or multipart's end). */
@@ -47,7 +49,7 @@ export interface WrittenObject extends WriteTarget {
 
 /**
  * Streams a media body into R2 under its archive key without holding it in memory, hashing
- * (SHA-256) and counting on the way: with a known length as one streamed put through a
+ * (SHA-256 and CRC-32) and counting on the way: with a known length as one streamed put through a
  * FixedLengthStream (a short or long body fails the put), without one as a multipart upload of
  * `partSize` parts, aborted on any error. Either way R2 creates the object only once every byte
  * is in, so the key never holds a truncated object; the size R2 reports is checked against the
@@ -88,6 +90,7 @@ export async function writeMedia(request: WriteRequest): Promise<WrittenObject> 
       ...target,
       bytes: meter.bytes,
       sha256: await meter.sha256(),
+      crc32: meter.crc32,
       downloadMs: lastByteAt - started,
       publishMs: Date.now() - lastByteAt,
     };

@@ -33,6 +33,8 @@ export interface StoredMedia {
   key: string;
   bytes: number;
   sha256: string;
+  /** CRC-32 (the ZIP one) of the stored bytes, so that a bundle need not read them to compute it. */
+  crc32: number;
   contentType: string;
   downloadMs: number;
   publishMs: number;
@@ -131,12 +133,13 @@ export class ArchiveClaims implements PendingWork {
   stored(name: string, claimId: string, media: StoredMedia): boolean {
     return (
       this.sql.exec(
-        `UPDATE assets SET state = 'stored', key = ?, bytes = ?, sha256 = ?, content_type = ?, error = NULL,
-           download_ms = ?, publish_ms = ?, lease_until = NULL, claim_id = NULL, updated_at = ?
+        `UPDATE assets SET state = 'stored', key = ?, bytes = ?, sha256 = ?, crc32 = ?, content_type = ?,
+           error = NULL, download_ms = ?, publish_ms = ?, lease_until = NULL, claim_id = NULL, updated_at = ?
          WHERE name = ? AND state = 'downloading' AND claim_id = ?`,
         media.key,
         media.bytes,
         media.sha256,
+        media.crc32 ?? null, // a consumer of the previous version, mid-deploy, sends none
         media.contentType,
         media.downloadMs,
         media.publishMs,

@@ -56,6 +56,8 @@ export type AssetRow = {
   key: string | null;
   bytes: number | null;
   sha256: string | null;
+  /** CRC-32 of the stored file (for the bundle's ZIP); null for a file stored before it was recorded. */
+  crc32: number | null;
   content_type: string | null;
   attempts: number;
   /** Queue messages sent for this asset: 1 unless a retry or the watchdog re-drove it. */

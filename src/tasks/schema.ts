@@ -114,7 +114,8 @@ const SCHEMA = `
     claim_id TEXT,
     message_due_at INTEGER,
     url_rank INTEGER NOT NULL DEFAULT 0,
-    content TEXT
+    content TEXT,
+    crc32 INTEGER
   );
   ${EVENTS_TABLE};
   ${REPLACED_OBJECTS_TABLE};
@@ -211,6 +212,9 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE callbacks ADD COLUMN recognized INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE callbacks ADD COLUMN route TEXT;
    ALTER TABLE assets ADD COLUMN content TEXT;`,
+  // A stored file's CRC-32, recorded as it is archived so that a bundle need not compute it.
+  // Files stored earlier have none until a bundle computes it once (see recordCrc32).
+  "ALTER TABLE assets ADD COLUMN crc32 INTEGER;",
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

@@ -7,6 +7,7 @@ import { config } from "../core/config";
 import type { TaskKind } from "../core/ids";
 import type { ReceivedCallback } from "../providers/model";
 import { reparseCallback } from "../providers/parse-callback";
+import { StoredChecksums, type StoredFile } from "./checksums";
 import { ArchiveClaims, type Claim, type RetryReport, type StoredMedia } from "./claims";
 import { TaskDeletion } from "./deletion";
 import { EventAttempts } from "./event-attempts";
@@ -25,7 +26,7 @@ import { buildStatus, type TaskStatus } from "./status";
 import { TaskAlarm } from "./task-alarm";
 import { TaskUpdates } from "./updates";
 
-export type { Claim, ReceiveResult, RetryReport, StoredMedia };
+export type { Claim, ReceiveResult, RetryReport, StoredFile, StoredMedia };
 
 /**
  * The single writer of one task's state (one object per taskId, SQLite-backed): an RPC shell
@@ -39,6 +40,7 @@ export class TaskObject extends DurableObject<Env> {
   private readonly intake: CallbackIntake;
   private readonly outbox: MediaOutbox;
   private readonly claims: ArchiveClaims;
+  private readonly checksums: StoredChecksums;
   private readonly reconciler: Reconciler;
   private readonly manifest: ManifestWriter;
   private readonly events: TaskEvents;
@@ -59,6 +61,7 @@ export class TaskObject extends DurableObject<Env> {
     this.outbox = new MediaOutbox(sql, this.rows, env.MEDIA_QUEUE);
     this.intake = new CallbackIntake(sql, this.rows, updates, this.reconciler, this.outbox);
     this.claims = new ArchiveClaims(sql, this.rows, this.reconciler);
+    this.checksums = new StoredChecksums(sql);
     this.manifest = new ManifestWriter(sql, this.rows, env.MEDIA, () => this.requireStatus());
     this.events = new TaskEvents(
       sql,
@@ -206,6 +209,18 @@ export class TaskObject extends DurableObject<Env> {
     }
     await this.afterChange();
     return accepted;
+  }
+
+  /** The stored files with their CRC-32s, for a bundle; empty for a deleted or unknown task. */
+  storedFiles(): StoredFile[] {
+    if (this.deletion.deleted || !this.rows.task()) return [];
+    return this.checksums.files();
+  }
+
+  /** A bundle computed the CRC-32 of a file stored without one (see StoredChecksums.record). */
+  recordCrc32(key: string, bytes: number, sha256: string | null, crc32: number): boolean {
+    if (this.deletion.deleted || !this.rows.task()) return false;
+    return this.checksums.record(key, bytes, sha256, crc32);
   }
 
   async assetFailed(name: string, claimId: string, error: string): Promise<{ retryUrl: string | null }> {
