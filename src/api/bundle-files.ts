@@ -6,7 +6,7 @@ import { crc32 } from "node:zlib";
 import { log } from "../core/log";
 import type { TaskObject } from "../tasks/task-object";
 import { MANIFEST_ENTRY } from "./bundle-names";
-import type { ZipFile } from "./bundle-zip";
+import { ZIP_CHUNK_BYTES, type ZipFile } from "./bundle-zip";
 
 /** One stored file of the bundle: where it is in R2, what it is called in the ZIP. */
 export interface BundleEntry {
@@ -27,9 +27,10 @@ export class BundleObjectChanged extends Error {
 
 /**
  * Pieces of an R2 body of this size rather than the few KiB it comes in: the writer's work is per
- * piece (a few promise hops), so fewer pieces cost less. One buffer per piece in flight.
+ * piece (a few promise hops), so fewer pieces cost less. zip.js passes pieces of this size on
+ * (ZIP_CHUNK_BYTES); a few are in flight at a time.
  */
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = ZIP_CHUNK_BYTES;
 
 /** The planned entry's R2 object, or BundleObjectChanged if it is gone or another one now. */
 async function openEntry(bucket: R2Bucket, entry: BundleEntry, etag: string | null): Promise<R2ObjectBody> {
@@ -49,11 +50,19 @@ async function openEntry(bucket: R2Bucket, entry: BundleEntry, etag: string | nu
  */
 function entryStream(bucket: R2Bucket, entry: BundleEntry, etag: string | null): ReadableStream<Uint8Array> {
   let reader: ReadableStreamBYOBReader | null = null;
+  // The next piece is read while the writer handles this one.
+  let next: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
+  const readPiece = (from: ReadableStreamBYOBReader) => {
+    const read = from.readAtLeast(CHUNK_BYTES, new Uint8Array(CHUNK_BYTES));
+    read.catch(() => {}); // awaited by the next pull, unless the stream is cancelled first
+    return read;
+  };
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         reader ??= (await openEntry(bucket, entry, etag)).body.getReader({ mode: "byob" });
-        const read = await reader.readAtLeast(CHUNK_BYTES, new Uint8Array(CHUNK_BYTES));
+        const read = await (next ?? readPiece(reader));
+        next = read.done ? null : readPiece(reader);
         if (read.value && read.value.byteLength > 0) controller.enqueue(read.value);
         if (read.done) controller.close();
       },
