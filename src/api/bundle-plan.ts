@@ -130,13 +130,10 @@ export function streamBundle(
   const out = fixed.writable.getWriter();
   // zip.js gets a stream of its own: whatever it does with it on a failure, the response is
   // errored here, with the writer this code holds.
-  const output = new WritableStream<Uint8Array>(
-    {
-      write: (chunk) => out.write(chunk),
-      close: () => out.close(),
-    },
-    new CountQueuingStrategy({ highWaterMark: 4 }),
-  );
+  const output = new WritableStream<Uint8Array>({
+    write: (chunk) => out.write(chunk),
+    close: () => out.close(),
+  });
   bundleFiles(bucket, task, plan.entries, plan.manifest)
     .then((files) => writeZip(files, output))
     .catch(async (error: unknown) => {
