@@ -8,8 +8,6 @@ import { bundleEntryNames, MANIFEST_ENTRY } from "./bundle-names";
 import { writeZip, zipLength } from "./bundle-zip";
 import { signBundleLink } from "./media-links";
 
-export type { BundleEntry };
-
 /**
  * Everything about a task's bundle that is known before its first byte: the entries in order,
  * the manifest (small JSON, held as text), the exact ZIP length and the entity tag.

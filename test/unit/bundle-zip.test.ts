@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { writeZip, type ZipFile, zipLength } from "../../src/api/bundle-zip";
+import { crc32, readZip } from "../../support/zip";
+
+const GIB = 1024 * 1024 * 1024;
+const PIECE = 4 * 1024 * 1024;
+
+/** `size` zero bytes, in pieces of PIECE (one buffer, never written to, enqueued again and again). */
+function zeros(size: number): ReadableStream<Uint8Array> {
+  const piece = new Uint8Array(PIECE);
+  let left = size;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const n = Math.min(PIECE, left);
+        controller.enqueue(n === PIECE ? piece : piece.subarray(0, n));
+        left -= n;
+        if (left === 0) controller.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Writes the ZIP of `files`, counting its bytes and keeping only its last `tail` bytes. */
+async function written(files: ZipFile[], tail: number) {
+  let bytes = 0;
+  let last = new Uint8Array(0);
+  await writeZip(
+    files,
+    new WritableStream<Uint8Array>({
+      write(chunk) {
+        bytes += chunk.byteLength;
+        if (chunk.byteLength >= tail) {
+          last = chunk.slice(chunk.byteLength - tail);
+          return;
+        }
+        const joined = new Uint8Array(last.byteLength + chunk.byteLength);
+        joined.set(last);
+        joined.set(chunk, last.byteLength);
+        last = joined.slice(Math.max(0, joined.byteLength - tail));
+      },
+    }),
+  );
+  return { bytes, last };
+}
+
+const text = (value: string) => new TextEncoder().encode(value);
+
+describe("the bundle's ZIP", () => {
+  it("is as long as zip.js predicts, entries stored with the CRC-32 given", async () => {
+    const drums = text("drums ".repeat(1000));
+    const manifest = text('{"taskId":"t"}');
+    const files: ZipFile[] = [
+      {
+        name: "Song/drums.mp3",
+        size: drums.byteLength,
+        crc32: crc32(drums),
+        open: () => new Blob([drums]).stream(),
+      },
+      {
+        name: "manifest.json",
+        size: manifest.byteLength,
+        crc32: crc32(manifest),
+        open: () => new Blob([manifest]).stream(),
+      },
+    ];
+    const chunks: Uint8Array[] = [];
+    await writeZip(files, new WritableStream({ write: (chunk) => void chunks.push(chunk.slice()) }));
+    const zip = new Uint8Array(await new Blob(chunks).arrayBuffer());
+    expect(zip.byteLength).toBe(await zipLength(files.map(({ name, size }) => ({ name, size }))));
+    const entries = readZip(zip);
+    expect(
+      entries.map((entry) => [entry.name, entry.method, entry.declaredCrc32 === crc32(entry.bytes)]),
+    ).toEqual(
+      expect.arrayContaining([
+        ["Song/drums.mp3", 0, true],
+        ["manifest.json", 0, true],
+      ]),
+    );
+  });
+
+  it("switches to ZIP64 past 4 GiB, still exactly as long as predicted", { timeout: 180_000 }, async () => {
+    const big = 4 * GIB + 1;
+    const files: ZipFile[] = [
+      // The CRC-32 is taken as given (pass-through): any value will do for a length.
+      { name: "big.wav", size: big, crc32: 0x12345678, open: () => zeros(big) },
+      {
+        name: "manifest.json",
+        size: 2,
+        crc32: crc32(text("{}")),
+        open: () => new Blob([text("{}")]).stream(),
+      },
+    ];
+    const predicted = await zipLength(files.map(({ name, size }) => ({ name, size })));
+    const { bytes, last } = await written(files, 200);
+    expect(bytes).toBe(predicted);
+    // The end of the archive: a ZIP64 end of central directory record, its locator, then the
+    // classic end record pointing at them (0xffffffff for the offset it cannot hold).
+    const view = new DataView(last.buffer, last.byteOffset, last.byteLength);
+    const end = last.byteLength - 22;
+    expect(view.getUint32(end, true)).toBe(0x06054b50);
+    expect(view.getUint32(end - 20, true)).toBe(0x07064b50);
+    expect(view.getUint32(end + 16, true)).toBe(0xffffffff);
+    const signatures = Array.from({ length: last.byteLength - 3 }, (_, at) => view.getUint32(at, true));
+    expect(signatures).toContain(0x06064b50);
+  });
+});
