@@ -27,10 +27,11 @@ export class BundleObjectChanged extends Error {
 
 /**
  * Pieces of an R2 body of this size rather than the few KiB it comes in: the writer's work is per
- * piece (a few promise hops), so fewer pieces cost less. zip.js passes pieces of this size on
- * (ZIP_CHUNK_BYTES); a few are in flight at a time.
+ * piece (a few promise hops), so fewer pieces cost less. Half of zip.js's own pieces, which it
+ * assembles from these by copying: two of these are still in the CPU's cache when it does
+ * (measured in workerd, interleaved runs: about a fifth less time than pieces as large as zip.js's).
  */
-const CHUNK_BYTES = ZIP_CHUNK_BYTES;
+const CHUNK_BYTES = ZIP_CHUNK_BYTES / 2;
 
 /** The planned entry's R2 object, or BundleObjectChanged if it is gone or another one now. */
 async function openEntry(bucket: R2Bucket, entry: BundleEntry, etag: string | null): Promise<R2ObjectBody> {
