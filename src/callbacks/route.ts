@@ -10,6 +10,7 @@ import { checkMediaUrl } from "../media/url-policy";
 import { findTaskId } from "../providers/callback-schemas";
 import type { ParsedCallback } from "../providers/model";
 import { parseCallback, taskIdOf } from "../providers/parse-callback";
+import { duplicateTally } from "../tasks/duplicate-tally";
 import { taskStub } from "../tasks/stub";
 import { quarantine } from "./quarantine";
 import { sourceGate, verifySignature } from "./source-checks";
@@ -79,6 +80,12 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
     throw tooManyAssets(taskId, files, limit);
   }
   const hash = await sha256Hex(JSON.stringify(body));
+  // `recognized` is only said when it is false: a recognised callback's answer is as before.
+  const unrecognized = update.recognized ? {} : { recognized: false };
+  // A repeat of a callback this isolate saw recorded: answered without a round trip.
+  if (duplicateTally.countIfKnown(c.env, (promise) => keepAlive(c, promise), taskId, hash)) {
+    return c.json({ status: "received", taskId, duplicate: true, ...unrecognized });
+  }
   // Where the callback arrived is the base of the links in the task's events (unless PUBLIC_URL).
   const origin = new URL(c.req.url).origin;
   const result = await taskStub(c.env, taskId).receiveCallback({ ...update, hash, raw, route }, origin);
@@ -97,10 +104,18 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
     const named = update.recognized ? update.kind : "unknown";
     throw new ApiError(400, "invalid_payload", `task ${taskId} is a ${result.kind} task, not ${named}`);
   }
-  // `recognized` is only said when it is false: a recognised callback's answer is as before.
-  const unrecognized = update.recognized ? {} : { recognized: false };
+  duplicateTally.remember(taskId, hash);
   return c.json({ status: "received", taskId, duplicate: result.duplicate, ...unrecognized });
 };
+
+/** Keeps the isolate alive for `promise` after the answer (app.request without a context: it just runs). */
+function keepAlive(c: Context<AppEnv>, promise: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(promise);
+  } catch {
+    // No ExecutionContext: nothing ends the isolate under it either.
+  }
+}
 
 /** Whether a salvaged URL may be archived: the consumer's own URL policy (MEDIA_HOSTS, https). */
 function mayDownload(url: string, cfg: Config): boolean {

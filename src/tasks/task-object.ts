@@ -132,6 +132,15 @@ export class TaskObject extends DurableObject<Env> {
     return { outcome: "recorded", duplicate, enqueued: due.length };
   }
 
+  /** Duplicates the Worker answered from memory (DuplicateTally), added to the counts. */
+  async countDuplicates(counts: { hash: string; count: number }[], lastAt: number): Promise<void> {
+    if (this.deletion.deleted) return;
+    const leased = this.intake.countDuplicates(counts, lastAt, Date.now());
+    if (leased.length === 0) return;
+    await this.scheduleAlarm();
+    this.ctx.waitUntil(this.handOn(leased));
+  }
+
   /**
    * What a recorded callback hands on after its answer: the queue messages of the assets it
    * leased, a manifest if it settled the task, the event it recorded, the index row. Its index
