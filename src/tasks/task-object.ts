@@ -151,9 +151,10 @@ export class TaskObject extends DurableObject<Env> {
   private async handOn(leased: string[]): Promise<void> {
     await this.outbox.send(leased);
     // Assets on their way to the queue: the archive is not settled, so no manifest is due.
-    if (leased.length === 0) await this.manifest.writeIfDue();
-    await this.events.sendLeased();
-    await this.scheduleAlarm();
+    const wrote = leased.length === 0 && (await this.manifest.writeIfDue());
+    const sent = await this.events.sendLeased();
+    // The alarm armed with the record stays right unless something here changed what is due.
+    if (leased.length > 0 || wrote || sent) await this.scheduleAlarm();
     this.syncIndexSoon();
   }
 
