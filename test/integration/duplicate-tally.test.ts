@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { DuplicateTally } from "../../src/tasks/duplicate-tally";
 import { taskStub } from "../../src/tasks/stub";
 import kieMusicText from "../../support/fixtures/kie.music.text.json";
+import { signKie } from "../helpers/kie";
 import { bearer, getStatus, postCallback, request, uniqueId, withTaskId } from "../helpers/worker";
 
 const answer = async (body: unknown) => {
@@ -61,6 +62,37 @@ describe("duplicates answered from the isolate's memory", () => {
     expect((await getStatus(taskId)).callbacks).toMatchObject({ received: 1, duplicates: 0 });
   });
 
+  it("checks a repeat's kie.ai signature against the task it names", async () => {
+    const taskId = uniqueId("tally-hmac");
+    const body = withTaskId(kieMusicText, taskId);
+    const hmacOnly = { CALLBACK_TOKENS: "", WEBHOOK_HMAC_KEY: "test-key" };
+    const now = String(Math.floor(Date.now() / 1000));
+    const signedFor = async (who: string, timestamp = now) => ({
+      "x-webhook-timestamp": timestamp,
+      "x-webhook-signature": await signKie("test-key", who, timestamp),
+    });
+    const send = async (headers: Record<string, string>) =>
+      (await postCallback(body, { vars: hmacOnly, token: null, headers })).status;
+    expect(await send(await signedFor(taskId))).toBe(200);
+    expect(await send(await signedFor(taskId))).toBe(200);
+    expect(await send(await signedFor("someone-else"))).toBe(401);
+    expect(await send(await signedFor(taskId, String(Number(now) - 301)))).toBe(401);
+    expect((await getStatus(taskId)).callbacks).toMatchObject({ received: 2, duplicates: 1 });
+  });
+
+  it("refuses a repeat sent to the route of another kind, as before", async () => {
+    const taskId = uniqueId("tally-route");
+    const body = withTaskId(kieMusicText, taskId);
+    await answer(body);
+    const elsewhere = await request("/callbacks/video?token=test-token-a", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(elsewhere.status).toBe(400);
+    expect((await getStatus(taskId)).callbacks).toMatchObject({ received: 1, duplicates: 0 });
+  });
+
   it("keeps saying recognized: false for a repeat of a body of an unknown shape", async () => {
     const taskId = uniqueId("tally-unknown");
     const body = { code: 200, msg: "something new", data: { taskId, shinyNewField: [1, 2, 3] } };
@@ -90,14 +122,13 @@ describe("duplicates answered from the isolate's memory", () => {
 describe("DuplicateTally", () => {
   it("forgets the least recently confirmed callback first", () => {
     const tally = new DuplicateTally(2);
-    const counted: Promise<unknown>[] = [];
-    const known = (taskId: string) => tally.countIfKnown(env, (p) => counted.push(p), taskId, "h");
-    tally.remember("a", "h");
-    tally.remember("b", "h");
-    tally.remember("a", "h"); // confirmed again: now the most recent
-    tally.remember("c", "h");
-    expect([known("a"), known("b"), known("c")]).toEqual([true, false, true]);
+    const known = (taskId: string) => ({ taskId, hash: "h", recognized: true });
+    tally.remember("a", known("a"));
+    tally.remember("b", known("b"));
+    tally.remember("a", known("a")); // confirmed again: now the most recent
+    tally.remember("c", known("c"));
+    expect(["a", "b", "c"].map((key) => tally.recall(key)?.taskId)).toEqual(["a", undefined, "c"]);
     tally.clear();
-    expect(known("a")).toBe(false);
+    expect(tally.recall("a")).toBeUndefined();
   });
 });
