@@ -80,8 +80,12 @@ export interface AckLevel {
    */
   outbox?: LoadResult | null;
   outboxAfter?: LoadResult | null;
-  /** Of the outbox runs' requests answered 200, how many had their index row once both ended. */
-  outboxIndexed?: { answered: number; indexed: number } | null;
+  /**
+   * The check that the outbox runs' work after the answer was done: of the ids the two runs
+   * handed out (`issued`; a run stopped by its time cap leaves some in flight, unanswered but
+   * still recorded) and those answered 200, how many had their index row once both ended.
+   */
+  outboxIndexed?: { answered: number; issued: number; indexed: number } | null;
   distinct: LoadResult;
   drain: DrainResult;
   /** New tasks without media (music `text`); null when not asked for. */
@@ -245,13 +249,13 @@ async function drain(receiver: Client, pids: WorkerdPids, taskIds: string[], tim
 }
 
 /** Polls the floor's index until it holds a row for every answered outbox request, or 15 s pass. */
-async function waitIndexed(floorUrl: string, prefix: string, answered: number) {
+async function waitIndexed(floorUrl: string, prefix: string, answered: number, issued: number) {
   const deadline = performance.now() + 15_000;
   for (;;) {
     const response = await fetch(`${floorUrl}/outbox/indexed?prefix=${encodeURIComponent(prefix)}`);
     if (!response.ok) throw new Error(`the floor's GET /outbox/indexed answered ${response.status}`);
     const { indexed } = (await response.json()) as { indexed: number };
-    if (indexed >= answered || performance.now() >= deadline) return { answered, indexed };
+    if (indexed >= answered || performance.now() >= deadline) return { answered, issued, indexed };
     await sleep(200);
   }
 }
@@ -298,6 +302,7 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
     });
   // The floor's body is the size of a real callback; the floor stores it without reading it.
   const floorBody = JSON.stringify(videoCallback("floor", "https://example.invalid/video.mp4"));
+  const issued = new Map<string, number>();
   const floorRun = (
     route: "object" | "outbox",
     target: FloorTarget,
@@ -313,7 +318,10 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
       method: "POST",
       path: `/${route}`,
       body: floorBody,
-      pathFor: () => `/${route}/${prefix}${++counter}`,
+      pathFor: () => {
+        issued.set(prefix, (issued.get(prefix) ?? 0) + 1);
+        return `/${route}/${prefix}${++counter}`;
+      },
     });
   const floorObject = (target: FloorTarget, connections: number, amount: number) =>
     floorRun("object", target, connections, amount);
@@ -384,7 +392,8 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
       step("floor + outbox POST /outbox/<new id> again");
       o2 = await floorRun("outbox", floor, connections, n, outboxPrefix);
       // Outside every measured run: the work after the answers was done, not skipped.
-      outboxIndexed = await waitIndexed(floor.url, outboxPrefix, (o?.ok ?? 0) + o2.ok);
+      const answered = (o?.ok ?? 0) + o2.ok;
+      outboxIndexed = await waitIndexed(floor.url, outboxPrefix, answered, issued.get(outboxPrefix) ?? 0);
       step("floor POST /object/<new id> again");
       f2 = await floorObject(floor, connections, n);
     }

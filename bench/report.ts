@@ -401,7 +401,7 @@ function ackRows(level: AckLevel): Row[] {
     "floor + outbox: POST /outbox/<new id> (the floor + an alarm armed with the row; after the answer one D1 index row, then the alarm cleared)";
   const indexed = level.outboxIndexed;
   const indexedText = indexed
-    ? `; ${indexed.indexed}/${indexed.answered} answered tasks indexed (both runs)`
+    ? `; both runs: ${indexed.answered} answered 200 of ${indexed.issued} sent, ${indexed.indexed} indexed`
     : "";
   plain("GET /healthz (first)", level.healthz);
   plain(`${objectLabel}, first`, level.floor, "; bench/floor");
