@@ -95,7 +95,8 @@ const loadBound = (r: LoadResult) =>
 /**
  * Why a saved run cannot be rendered by this report, or null when it can: runs saved before the
  * floor was measured beside the receiver kept it in a section of its own, and their ack levels
- * lack the figures the targets compare.
+ * lack the figures the targets compare. Runs saved before the floor + outbox runs existed render,
+ * with a note that says so.
  */
 export function olderFormat(report: Report): string | null {
   const levels: unknown[] = report.ack ?? [];
