@@ -6,15 +6,19 @@
 //   (f) the floor's POST /object/<new id> (bench/floor, a Worker on a `wrangler dev` of its own):
 //       one new SQLite Durable Object and one row per request, the least a receiver that records
 //       each callback in its task's own object must do before answering;
+//   (o) the floor's POST /outbox/<new id>: the same plus what the contract requires of every new
+//       task besides its row — an alarm armed with the row (the outbox's re-drive) and, after the
+//       answer, one D1 index row, then the alarm cleared;
 //   (b) POST /callbacks with a distinct task each time — a video callback whose file is 1 KiB on
 //       the local origin, so the consumer's work behind it is real but small; the queue backlog it
 //       created is then drained and every task it acked is checked to be archived;
 //   (t) POST /callbacks with a distinct task each time and no media (music `text` callbacks),
 //       which splits the cost of a new task from the cost of its file;
 //   (c) POST /callbacks with one and the same callback — the duplicate path;
-//   (f) the floor again, then (a) again.
-// The new-task runs are compared with the mean of the two floor runs around them, the duplicates
-// with the mean of the two /healthz runs, so drift of the machine during a level cancels out.
+//   (o) again, (f) again, then (a) again.
+// The new-task runs are compared with the mean of the two floor runs around them (and, as
+// information, with the mean of the two outbox runs), the duplicates with the mean of the two
+// /healthz runs, so drift of the machine during a level cancels out.
 //
 // Besides requests/s and latency, each run records the CPU time the two workerd processes of the
 // Worker it targets used per request (from /proc), which says where the time goes on a machine
@@ -28,7 +32,7 @@ import { post, videoCallback } from "./callbacks.ts";
 import { mapLimit, percentile, progress, sleep } from "./measure.ts";
 import { cpuMs, type WorkerdPids } from "./workerd.ts";
 
-export type Route = "healthz" | "distinct" | "duplicate" | "no-assets" | "object";
+export type Route = "healthz" | "distinct" | "duplicate" | "no-assets" | "object" | "outbox";
 
 export interface LoadResult {
   route: Route;
@@ -69,6 +73,19 @@ export interface AckLevel {
    */
   floor: LoadResult | null;
   floorAfter: LoadResult | null;
+  /**
+   * The floor plus the outbox's alarm and the index row (POST /outbox/<new id>), run right after
+   * the first floor run and right before the second; null without a floor Worker, absent in runs
+   * saved before it was measured.
+   */
+  outbox?: LoadResult | null;
+  outboxAfter?: LoadResult | null;
+  /**
+   * The check that the outbox runs' work after the answer was done: of the ids the two runs
+   * handed out (`issued`; a run stopped by its time cap leaves some in flight, unanswered but
+   * still recorded) and those answered 200, how many had their index row once both ended.
+   */
+  outboxIndexed?: { answered: number; issued: number; indexed: number } | null;
   distinct: LoadResult;
   drain: DrainResult;
   /** New tasks without media (music `text`); null when not asked for. */
@@ -231,6 +248,18 @@ async function drain(receiver: Client, pids: WorkerdPids, taskIds: string[], tim
   return { acked: taskIds.length, archived, seconds: (settledAt - started) / 1000, cpuAtSettled };
 }
 
+/** Polls the floor's index until it holds a row for every answered outbox request, or 15 s pass. */
+async function waitIndexed(floorUrl: string, prefix: string, answered: number, issued: number) {
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    const response = await fetch(`${floorUrl}/outbox/indexed?prefix=${encodeURIComponent(prefix)}`);
+    if (!response.ok) throw new Error(`the floor's GET /outbox/indexed answered ${response.status}`);
+    const { indexed } = (await response.json()) as { indexed: number };
+    if (indexed >= answered || performance.now() >= deadline) return { answered, issued, indexed };
+    await sleep(200);
+  }
+}
+
 export async function runAck(options: AckOptions): Promise<AckLevel[]> {
   const { receiver, originUrl, runId, pids, floor } = options;
   const tinyFile = mediaUrl(originUrl, { name: "ack.mp4", size: 1024, seed: 1, type: "video/mp4" });
@@ -273,21 +302,36 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
     });
   // The floor's body is the size of a real callback; the floor stores it without reading it.
   const floorBody = JSON.stringify(videoCallback("floor", "https://example.invalid/video.mp4"));
-  const floorObject = (target: FloorTarget, connections: number, amount: number) =>
+  const issued = new Map<string, number>();
+  const floorRun = (
+    route: "object" | "outbox",
+    target: FloorTarget,
+    connections: number,
+    amount: number,
+    prefix = `floor-${runId}-`,
+  ) =>
     load(target.url, target.pids, {
-      route: "object",
+      route,
       connections,
       amount,
       maxSeconds: options.maxSeconds,
       method: "POST",
-      path: "/object",
+      path: `/${route}`,
       body: floorBody,
-      pathFor: () => `/object/floor-${runId}-${++counter}`,
+      pathFor: () => {
+        issued.set(prefix, (issued.get(prefix) ?? 0) + 1);
+        return `/${route}/${prefix}${++counter}`;
+      },
     });
+  const floorObject = (target: FloorTarget, connections: number, amount: number) =>
+    floorRun("object", target, connections, amount);
 
   progress(`ack: warm-up (${options.warmupRequests} requests per route at 16 connections)`);
   await run(healthz(16, options.warmupRequests));
-  if (floor) await floorObject(floor, 16, options.warmupRequests);
+  if (floor) {
+    await floorObject(floor, 16, options.warmupRequests);
+    await floorRun("outbox", floor, 16, options.warmupRequests);
+  }
   const warmAcked: string[] = [];
   await run(distinct(16, options.warmupRequests, "warm", warmAcked));
   await drain(receiver, pids, warmAcked, options.drainTimeoutMs);
@@ -301,9 +345,13 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
     step("GET /healthz");
     const a = await run(healthz(connections, n));
     let f: LoadResult | null = null;
+    let o: LoadResult | null = null;
+    const outboxPrefix = `outbox-${runId}-c${connections}-`;
     if (floor) {
       step("floor POST /object/<new id>");
       f = await floorObject(floor, connections, n);
+      step("floor + outbox POST /outbox/<new id>");
+      o = await floorRun("outbox", floor, connections, n, outboxPrefix);
     }
     step("POST /callbacks, distinct tasks");
     const acked: string[] = [];
@@ -338,7 +386,14 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
     });
 
     let f2: LoadResult | null = null;
+    let o2: LoadResult | null = null;
+    let outboxIndexed: AckLevel["outboxIndexed"] = null;
     if (floor) {
+      step("floor + outbox POST /outbox/<new id> again");
+      o2 = await floorRun("outbox", floor, connections, n, outboxPrefix);
+      // Outside every measured run: the work after the answers was done, not skipped.
+      const answered = (o?.ok ?? 0) + o2.ok;
+      outboxIndexed = await waitIndexed(floor.url, outboxPrefix, answered, issued.get(outboxPrefix) ?? 0);
       step("floor POST /object/<new id> again");
       f2 = await floorObject(floor, connections, n);
     }
@@ -350,6 +405,9 @@ export async function runAck(options: AckOptions): Promise<AckLevel[]> {
       healthzAfter: a2,
       floor: f,
       floorAfter: f2,
+      outbox: o,
+      outboxAfter: o2,
+      outboxIndexed,
       distinct: b,
       drain: { ...drained, runtimeCpuMsPerTask: perRequest(cpuStart, cpuAtSettled, acked.length) },
       noAssets: t,

@@ -366,6 +366,12 @@ try {
 for (const level of ack ?? []) {
   if (level.drain.archived !== level.drain.acked)
     errors.push(`ack: only ${level.drain.archived} of ${level.drain.acked} acked tasks were archived`);
+  const outbox = level.outboxIndexed;
+  // A request cut off by a run's time cap may be recorded and indexed unanswered, hence ≥.
+  if (outbox && outbox.indexed < outbox.answered)
+    errors.push(
+      `ack, ${level.connections} conn.: the floor's outbox route indexed only ${outbox.indexed} of the ${outbox.answered} tasks it answered`,
+    );
 }
 for (const error of (archive as ArchiveResult | null)?.errors ?? []) errors.push(`archive: ${error}`);
 for (const run of archive?.consumer ?? []) {

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../core/app-env";
 import type { Config } from "../core/config";
 import { ApiError } from "../core/errors";
+import { duplicateTally } from "../tasks/duplicate-tally";
 import { TaskStatus } from "../tasks/status";
 import { taskStub } from "../tasks/stub";
 import { requireBearer } from "./auth";
@@ -54,6 +55,7 @@ const getTask = createRoute({
 
 tasks.openapi(getTask, async (c) => {
   const { taskId } = c.req.valid("param");
+  await duplicateTally.flush(c.env, taskId); // duplicates answered here a moment ago, counted
   const status = await taskStub(c.env, taskId).status();
   if (!status) throw await missingTask(c.env, taskId);
   return c.json(await withLinks(c.env, c.get("config"), status), 200);

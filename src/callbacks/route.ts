@@ -10,6 +10,7 @@ import { checkMediaUrl } from "../media/url-policy";
 import { findTaskId } from "../providers/callback-schemas";
 import type { ParsedCallback } from "../providers/model";
 import { parseCallback, taskIdOf } from "../providers/parse-callback";
+import { duplicateTally, receivedKey } from "../tasks/duplicate-tally";
 import { taskStub } from "../tasks/stub";
 import { quarantine } from "./quarantine";
 import { sourceGate, verifySignature } from "./source-checks";
@@ -43,6 +44,15 @@ callbacks.use("*", sourceGate, (c, next) =>
  */
 const receive = async (c: Context<AppEnv>, kind?: Kind) => {
   const raw = await c.req.text();
+  const route = c.req.path;
+  // A repeat of a callback this isolate saw recorded: answered without parsing or a round trip.
+  const received = receivedKey(route, await sha256Hex(raw));
+  const known = duplicateTally.recall(received);
+  if (known) {
+    await verifySignature(c, known.taskId);
+    duplicateTally.count(c.env, (promise) => keepAlive(c, promise), known);
+    return answer(c, known.taskId, true, known.recognized);
+  }
   let body: unknown;
   try {
     body = JSON.parse(raw);
@@ -50,7 +60,6 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
     throw new ApiError(400, "invalid_json", "the body is not valid JSON");
   }
   const cfg = c.get("config");
-  const route = c.req.path;
   let taskId: string;
   try {
     taskId = taskIdOf(body);
@@ -97,10 +106,22 @@ const receive = async (c: Context<AppEnv>, kind?: Kind) => {
     const named = update.recognized ? update.kind : "unknown";
     throw new ApiError(400, "invalid_payload", `task ${taskId} is a ${result.kind} task, not ${named}`);
   }
-  // `recognized` is only said when it is false: a recognised callback's answer is as before.
-  const unrecognized = update.recognized ? {} : { recognized: false };
-  return c.json({ status: "received", taskId, duplicate: result.duplicate, ...unrecognized });
+  duplicateTally.remember(received, { taskId, hash, recognized: update.recognized });
+  return answer(c, taskId, result.duplicate, update.recognized);
 };
+
+/** The 200: `recognized` is only said when it is false (a recognised callback's answer is as before). */
+const answer = (c: Context<AppEnv>, taskId: string, duplicate: boolean, recognized: boolean) =>
+  c.json({ status: "received", taskId, duplicate, ...(recognized ? {} : { recognized: false }) });
+
+/** Keeps the isolate alive for `promise` after the answer (app.request without a context: it just runs). */
+function keepAlive(c: Context<AppEnv>, promise: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(promise);
+  } catch {
+    // No ExecutionContext: nothing ends the isolate under it either.
+  }
+}
 
 /** Whether a salvaged URL may be archived: the consumer's own URL policy (MEDIA_HOSTS, https). */
 function mayDownload(url: string, cfg: Config): boolean {

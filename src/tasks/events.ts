@@ -136,10 +136,11 @@ export class TaskEvents implements PendingWork {
     );
   }
 
-  /** Sends what this change leased (after it was committed). Never throws. */
-  async sendLeased(): Promise<void> {
+  /** Sends what this change leased (after it was committed); false when there was nothing. Never throws. */
+  async sendLeased(): Promise<boolean> {
     const ids = this.leased.splice(0);
     if (ids.length > 0) await this.send(ids);
+    return ids.length > 0;
   }
 
   list(): EventStatus[] {

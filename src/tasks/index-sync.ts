@@ -78,7 +78,10 @@ export class IndexSync implements PendingWork {
     private readonly db: D1Database,
     private readonly tombstone: () => { taskId: string; deletedAt: number } | null,
     private readonly localDev: () => boolean,
-  ) {}
+  ) {
+    // An object that has stored nothing has no row either: its first change reads nothing back.
+    if (!rows.exists) this.cache = null;
+  }
 
   /** Schedules a write if the task's index row changed. Synchronous: call it right after a change. */
   mark(now: number): void {

@@ -93,6 +93,31 @@ export class CallbackIntake {
   }
 
   /**
+   * Adds duplicates answered without a round trip (see DuplicateTally) to the counts, as many
+   * as `record` would have, and takes the send lease of any asset whose queue send is overdue,
+   * as a duplicate always does. A hash the task does not hold is not counted.
+   */
+  countDuplicates(counts: { hash: string; count: number }[], lastAt: number, now: number): string[] {
+    if (!this.rows.task()) return [];
+    let total = 0;
+    for (const { hash, count } of counts) {
+      const written = this.sql.exec(
+        "UPDATE callbacks SET duplicates = duplicates + ? WHERE hash = ?",
+        count,
+        hash,
+      ).rowsWritten;
+      if (written > 0) total += count;
+    }
+    if (total === 0) return [];
+    this.sql.exec(
+      "UPDATE task SET duplicates = duplicates + ?, last_callback_at = MAX(COALESCE(last_callback_at, 0), ?) WHERE id = 1",
+      total,
+      lastAt,
+    );
+    return this.outbox.hasDue(now) ? this.outbox.lease(now) : [];
+  }
+
+  /**
    * Parses the task's unrecognised callbacks again (`parse`, the current version's parser) and
    * applies each one it now knows as if it had just arrived (in the order they arrived). One
    * that still is not known, conflicts with the task's kind or would exceed MAX_ASSETS_PER_TASK

@@ -19,10 +19,13 @@ export class ManifestWriter implements PendingWork {
     private readonly status: () => TaskStatus,
   ) {}
 
-  /** Writes the manifest if the task settled into a state it was not yet written for. */
-  async writeIfDue(): Promise<void> {
+  /**
+   * Writes the manifest if the task settled into a state it was not yet written for; false when
+   * none was due (nothing changed).
+   */
+  async writeIfDue(): Promise<boolean> {
     const version = this.dueVersion();
-    if (version === null) return;
+    if (version === null) return false;
     const task = this.rows.requireTask();
     try {
       await this.bucket.put(manifestKey(task.kind, task.task_id), JSON.stringify(this.status(), null, 2), {
@@ -34,10 +37,11 @@ export class ManifestWriter implements PendingWork {
       log.error("manifest_write_failed", { taskId: task.task_id, error });
       this.sql.exec("UPDATE task SET manifest_failed_at = ? WHERE id = 1", Date.now());
     }
+    return true;
   }
 
-  runDue(): Promise<void> {
-    return this.writeIfDue();
+  async runDue(): Promise<void> {
+    await this.writeIfDue();
   }
 
   /** When a failed write is tried again. */

@@ -135,6 +135,15 @@ export class TaskObject extends DurableObject<Env> {
     return { outcome: "recorded", duplicate, enqueued: due.length };
   }
 
+  /** Duplicates the Worker answered from memory (DuplicateTally), added to the counts. */
+  async countDuplicates(counts: { hash: string; count: number }[], lastAt: number): Promise<void> {
+    if (this.deletion.deleted) return;
+    const leased = this.intake.countDuplicates(counts, lastAt, Date.now());
+    if (leased.length === 0) return;
+    await this.scheduleAlarm();
+    this.ctx.waitUntil(this.handOn(leased));
+  }
+
   /**
    * What a recorded callback hands on after its answer: the queue messages of the assets it
    * leased, a manifest if it settled the task, the event it recorded, the index row. Its index
@@ -145,9 +154,10 @@ export class TaskObject extends DurableObject<Env> {
   private async handOn(leased: string[]): Promise<void> {
     await this.outbox.send(leased);
     // Assets on their way to the queue: the archive is not settled, so no manifest is due.
-    if (leased.length === 0) await this.manifest.writeIfDue();
-    await this.events.sendLeased();
-    await this.scheduleAlarm();
+    const wrote = leased.length === 0 && (await this.manifest.writeIfDue());
+    const sent = await this.events.sendLeased();
+    // The alarm armed with the record stays right unless something here changed what is due.
+    if (leased.length > 0 || wrote || sent) await this.scheduleAlarm();
     this.syncIndexSoon();
   }
 
