@@ -14,6 +14,7 @@ import { EventAttempts } from "./event-attempts";
 import type { AttemptReport, EventAttempt } from "./event-job";
 import type { EventStatus } from "./event-status";
 import { TaskEvents } from "./events";
+import { FollowUps } from "./follow-ups";
 import { IndexSync } from "./index-sync";
 import { CallbackIntake, type ReceiveResult } from "./intake";
 import { ManifestWriter } from "./manifest";
@@ -50,7 +51,8 @@ export class TaskObject extends DurableObject<Env> {
   private readonly replaced: ReplacedObjects;
   /** Every capability with pending work, in the order the alarm runs them. */
   private readonly pending: PendingWork[];
-  private readonly alarmClock: TaskAlarm;
+  /** What follows each change: the hand-on after an answer, the alarm, the index row's write. */
+  private readonly follow: FollowUps;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -92,14 +94,25 @@ export class TaskObject extends DurableObject<Env> {
       this.deletion,
       this.index,
     ];
-    this.alarmClock = new TaskAlarm(ctx.storage, this.rows, this.pending);
+    this.follow = new FollowUps(
+      {
+        rows: this.rows,
+        outbox: this.outbox,
+        manifest: this.manifest,
+        events: this.events,
+        index: this.index,
+        deletion: this.deletion,
+      },
+      new TaskAlarm(ctx.storage, this.rows, this.pending),
+      (promise) => ctx.waitUntil(promise),
+    );
     // A task recorded before the index existed (or whose last write was lost with its instance)
     // is indexed the next time its object wakes.
     this.index.mark(Date.now());
     if (this.index.pending()) {
       ctx.waitUntil(
-        this.scheduleAlarm().then(
-          () => this.syncIndexSoon(),
+        this.follow.scheduleAlarm().then(
+          () => this.follow.syncIndexSoon(),
           () => {}, // the next change arms it
         ),
       );
@@ -111,7 +124,7 @@ export class TaskObject extends DurableObject<Env> {
    * callback, its assets with their send leases (the outbox), the index row's outbox, an event of
    * a settlement and the alarm are written in this one synchronous transaction, and the answer is
    * released only once it is committed. The queue messages, the index row and the event are then
-   * handed on after the answer (`handOn`); should this instance die first, the alarm armed here
+   * handed on after the answer (`FollowUps.handOnLater`); should this instance die first, the alarm armed here
    * sends them (at the latest when the send lease ends, seconds later). A 200 therefore means
    * recorded and on its way, which is all the provider waits for.
    */
@@ -130,8 +143,8 @@ export class TaskObject extends DurableObject<Env> {
     const { duplicate, due } = recorded;
     if (duplicate && due.length === 0 && !settled) return { outcome: "recorded", duplicate, enqueued: 0 };
     this.index.mark(now);
-    await this.scheduleAlarm();
-    this.ctx.waitUntil(this.handOn(due));
+    await this.follow.scheduleAlarm();
+    this.follow.handOnLater(due);
     return { outcome: "recorded", duplicate, enqueued: due.length };
   }
 
@@ -140,25 +153,8 @@ export class TaskObject extends DurableObject<Env> {
     if (this.deletion.deleted) return;
     const leased = this.intake.countDuplicates(counts, lastAt, Date.now());
     if (leased.length === 0) return;
-    await this.scheduleAlarm();
-    this.ctx.waitUntil(this.handOn(leased));
-  }
-
-  /**
-   * What a recorded callback hands on after its answer: the queue messages of the assets it
-   * leased, a manifest if it settled the task, the event it recorded, the index row. Its index
-   * row and event were marked in the callback's transaction, and sending changes neither, so
-   * this is afterChange without the marking. Never throws: what fails here stays due in the
-   * object's rows, and the alarm re-drives it.
-   */
-  private async handOn(leased: string[]): Promise<void> {
-    await this.outbox.send(leased);
-    // Assets on their way to the queue: the archive is not settled, so no manifest is due.
-    const wrote = leased.length === 0 && (await this.manifest.writeIfDue());
-    const sent = await this.events.sendLeased();
-    // The alarm armed with the record stays right unless something here changed what is due.
-    if (leased.length > 0 || wrote || sent) await this.scheduleAlarm();
-    this.syncIndexSoon();
+    await this.follow.scheduleAlarm();
+    this.follow.handOnLater(leased);
   }
 
   /**
@@ -177,7 +173,7 @@ export class TaskObject extends DurableObject<Env> {
     if (!existing) this.rows.ensureTask(taskId, kind, now, this.reconciler.firstPollAt(now));
     this.rows.noteVia(submission?.via ?? "register", submission?.request ?? null, !existing);
     this.events.noteOrigin(origin, true); // a callback's origin, once one arrives, takes over
-    await this.afterChange();
+    await this.follow.afterChange();
     return { created: !existing, status: this.requireStatus() };
   }
 
@@ -188,7 +184,7 @@ export class TaskObject extends DurableObject<Env> {
   async claim(name: string): Promise<Claim> {
     if (this.deletion.deleted) return { status: "deleted" };
     const claim = await this.claims.claim(name);
-    await this.afterChange();
+    await this.follow.afterChange();
     return claim;
   }
 
@@ -217,7 +213,7 @@ export class TaskObject extends DurableObject<Env> {
       this.replaced.add(replaced, Date.now()); // with the new object's record, then deleted
       await this.replaced.runDue(Date.now());
     }
-    await this.afterChange();
+    await this.follow.afterChange();
     return accepted;
   }
 
@@ -236,20 +232,20 @@ export class TaskObject extends DurableObject<Env> {
   async assetFailed(name: string, claimId: string, error: string): Promise<{ retryUrl: string | null }> {
     if (this.deletion.deleted) return { retryUrl: null };
     const result = await this.claims.failed(name, claimId, error);
-    await this.afterChange();
+    await this.follow.afterChange();
     return result;
   }
 
   async assetRetrying(name: string, claimId: string, error: string, delayMs: number): Promise<void> {
     if (this.deletion.deleted) return;
     this.claims.retrying(name, claimId, error, delayMs);
-    await this.afterChange();
+    await this.follow.afterChange();
   }
 
   async assetDeadLettered(name: string): Promise<void> {
     if (this.deletion.deleted) return;
     this.claims.deadLettered(name);
-    await this.afterChange();
+    await this.follow.afterChange();
   }
 
   /**
@@ -265,7 +261,7 @@ export class TaskObject extends DurableObject<Env> {
     this.events.observe(now); // unsettled again: its next settlement gets a new event
     this.index.mark(now);
     await this.outbox.flush(now);
-    await this.afterChange();
+    await this.follow.afterChange();
     return report;
   }
 
@@ -280,13 +276,13 @@ export class TaskObject extends DurableObject<Env> {
     if (!this.deletion.deleted) {
       if (!this.deletion.markDeleted(Date.now())) return "unknown";
       this.index.mark(Date.now());
-      await this.scheduleAlarm(); // with the tombstone: the sweep, and the index row's removal
+      await this.follow.scheduleAlarm(); // with the tombstone: the sweep, and the index row's removal
     }
     const complete = await this.deletion.purge(Date.now()).then(
       () => true,
       () => false,
     );
-    await this.afterChange();
+    await this.follow.afterChange();
     return { deleted: this.deletion.removed, complete };
   }
 
@@ -298,27 +294,27 @@ export class TaskObject extends DurableObject<Env> {
   /** The events consumer, before each attempt: what to send, or why not. */
   async beginEventAttempt(eventId: string, message: number): Promise<EventAttempt> {
     const attempt = this.eventAttempts.beginAttempt(eventId, message, Date.now());
-    await this.scheduleAlarm();
+    await this.follow.scheduleAlarm();
     return attempt;
   }
 
   /** The events consumer, after each attempt. */
   async eventAttempted(eventId: string, message: number, report: AttemptReport): Promise<void> {
     this.eventAttempts.attempted(eventId, message, report, Date.now());
-    await this.scheduleAlarm();
+    await this.follow.scheduleAlarm();
   }
 
   /** The events dead-letter queue: the event's retries are exhausted. */
   async eventDeadLettered(eventId: string, message: number): Promise<void> {
     this.eventAttempts.deadLettered(eventId, message, Date.now());
-    await this.scheduleAlarm();
+    await this.follow.scheduleAlarm();
   }
 
   /** Sends an event again (same id, fresh signature); null when the task or the event is unknown. */
   async redeliverEvent(eventId: string): Promise<EventStatus | null> {
     if (!this.rows.task()) return null;
     const event = await this.events.redeliver(eventId, Date.now());
-    await this.scheduleAlarm();
+    await this.follow.scheduleAlarm();
     return event;
   }
 
@@ -328,11 +324,11 @@ export class TaskObject extends DurableObject<Env> {
    * task's sweep, the index row), then re-arms.
    */
   override async alarm(): Promise<void> {
-    this.alarmClock.fired();
+    this.follow.alarmFired();
     if (!this.rows.exists) return;
     const now = Date.now();
     for (const work of this.pending) await work.runDue(now);
-    await this.scheduleAlarm();
+    await this.follow.scheduleAlarm();
   }
 
   private requireStatus(): TaskStatus {
@@ -344,35 +340,5 @@ export class TaskObject extends DurableObject<Env> {
       this.reconciler.pollDueAt(task),
       this.events.list(),
     );
-  }
-
-  private async afterChange(): Promise<void> {
-    this.index.mark(Date.now());
-    if (this.rows.task()) {
-      // In the transaction of the change that settled the task, with the alarm that sends it if
-      // this object stops before it does.
-      if (this.events.observe(Date.now())) await this.scheduleAlarm();
-      await this.manifest.writeIfDue();
-      await this.events.sendLeased();
-    } else if (!this.deletion.deleted) return;
-    await this.scheduleAlarm();
-    this.syncIndexSoon();
-  }
-
-  /**
-   * Writes the index row after the answer, once the task is quiet for a moment: nothing waits
-   * for it, least of all a callback's provider. Should the write fail or be lost, the alarm
-   * (which the caller armed after marking the row) writes it.
-   */
-  private syncIndexSoon(): void {
-    if (!this.index.pending()) return;
-    const written = this.index.flushSoon();
-    if (!written) return; // a wait already under way covers this change, and re-arms after it
-    this.ctx.waitUntil(written.then(() => this.scheduleAlarm()).catch(() => {}));
-  }
-
-  /** Sets the task's one alarm to when the stored state next needs it (see TaskAlarm). */
-  private scheduleAlarm(): Promise<void> {
-    return this.alarmClock.schedule();
   }
 }
