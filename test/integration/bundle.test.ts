@@ -41,6 +41,16 @@ beforeAll(async () => {
 
 const bundlePath = (taskId: string, query = "") => `/tasks/${taskId}/bundle.zip${query}`;
 
+/** A sunoapi.org vocal removal callback whose two stems are at the given URLs. */
+const vocalRemoval = (taskId: string, vocalsUrl: string, instrumentalUrl: string) => ({
+  code: 200,
+  msg: "vocal Removal generated successfully.",
+  data: {
+    task_id: taskId,
+    vocal_removal_info: { origin_url: "", vocals_url: vocalsUrl, instrumental_url: instrumentalUrl },
+  },
+});
+
 async function unzip(response: Response): Promise<ZipEntry[]> {
   expect(response.status).toBe(200);
   const bytes = new Uint8Array(await response.arrayBuffer());
@@ -201,18 +211,9 @@ describe("GET /tasks/:taskId/bundle.zip", () => {
 
   it("bundles a settled task whose file failed only with ?partial=true, with its stored manifest", async () => {
     const taskId = uniqueId("failed");
-    const response = await postCallback({
-      code: 200,
-      msg: "vocal Removal generated successfully.",
-      data: {
-        task_id: taskId,
-        vocal_removal_info: {
-          origin_url: "",
-          vocals_url: originBytes("vocals.mp3", 25_000, 13),
-          instrumental_url: `${env.ORIGIN_URL}/status/404`,
-        },
-      },
-    });
+    const response = await postCallback(
+      vocalRemoval(taskId, originBytes("vocals.mp3", 25_000, 13), `${env.ORIGIN_URL}/status/404`),
+    );
     expect(response.status).toBe(200);
     const status = await waitForStatus(taskId, settled);
     expect(status.archive.state).toBe("failed");
@@ -259,18 +260,13 @@ describe("GET /tasks/:taskId/bundle.zip", () => {
 
   it("aborts the stream when a stored file vanished, never ending a complete-looking ZIP", async () => {
     const taskId = uniqueId("vanish");
-    const response = await postCallback({
-      code: 200,
-      msg: "vocal Removal generated successfully.",
-      data: {
-        task_id: taskId,
-        vocal_removal_info: {
-          origin_url: "",
-          vocals_url: originBytes("vocals.mp3", 200_000, 14),
-          instrumental_url: originBytes("instrumental.mp3", 200_000, 15),
-        },
-      },
-    });
+    const response = await postCallback(
+      vocalRemoval(
+        taskId,
+        originBytes("vocals.mp3", 200_000, 14),
+        originBytes("instrumental.mp3", 200_000, 15),
+      ),
+    );
     expect(response.status).toBe(200);
     const status = await waitForStatus(taskId, settled);
     const lastKey = status.assets.at(-1)?.key as string;
