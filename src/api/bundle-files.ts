@@ -1,12 +1,12 @@
 // The files of a bundle as the ZIP writer takes them: each with its CRC-32 (recorded by the task
-// object, or computed here once for a file stored before that) and a stream that opens its R2
-// object only when the writer gets to it.
+// object, or computed here once for a file stored before that) and its R2 object's body, opened
+// only when the writer gets to it and checked to be the file planned.
 
 import { crc32 } from "node:zlib";
 import { log } from "../core/log";
 import type { TaskObject } from "../tasks/task-object";
 import { MANIFEST_ENTRY } from "./bundle-names";
-import { ZIP_CHUNK_BYTES, type ZipFile } from "./bundle-zip";
+import type { ZipFile } from "./bundle-zip";
 
 /** One stored file of the bundle: where it is in R2, what it is called in the ZIP. */
 export interface BundleEntry {
@@ -25,13 +25,8 @@ export class BundleObjectChanged extends Error {
   }
 }
 
-/**
- * Pieces of an R2 body of this size rather than the few KiB it comes in: the writer's work is per
- * piece (a few promise hops), so fewer pieces cost less. Half of zip.js's own pieces, which it
- * assembles from these by copying: two of these are still in the CPU's cache when it does
- * (measured in workerd, interleaved runs: about a fifth less time than pieces as large as zip.js's).
- */
-const CHUNK_BYTES = ZIP_CHUNK_BYTES / 2;
+/** The pieces a file is read in to compute its CRC-32 (native, so their size hardly matters). */
+const CHUNK_BYTES = 512 * 1024;
 
 /** The planned entry's R2 object, or BundleObjectChanged if it is gone or another one now. */
 async function openEntry(bucket: R2Bucket, entry: BundleEntry, etag: string | null): Promise<R2ObjectBody> {
@@ -43,35 +38,6 @@ async function openEntry(bucket: R2Bucket, entry: BundleEntry, etag: string | nu
     throw new BundleObjectChanged(entry.key, what);
   }
   return object;
-}
-
-/**
- * The entry's bytes, in CHUNK_BYTES pieces, from an R2 read begun at the first pull: the writer
- * takes every file's stream when it starts, and reads them one after another.
- */
-function entryStream(bucket: R2Bucket, entry: BundleEntry, etag: string | null): ReadableStream<Uint8Array> {
-  let reader: ReadableStreamBYOBReader | null = null;
-  // The next piece is read while the writer handles this one.
-  let next: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
-  const readPiece = (from: ReadableStreamBYOBReader) => {
-    const read = from.readAtLeast(CHUNK_BYTES, new Uint8Array(CHUNK_BYTES));
-    read.catch(() => {}); // awaited by the next pull, unless the stream is cancelled first
-    return read;
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        reader ??= (await openEntry(bucket, entry, etag)).body.getReader({ mode: "byob" });
-        const read = await (next ?? readPiece(reader));
-        next = read.done ? null : readPiece(reader);
-        if (read.value && read.value.byteLength > 0) controller.enqueue(read.value);
-        if (read.done) controller.close();
-      },
-      // The download was abandoned or the ZIP failed: let R2 stop sending.
-      cancel: (reason) => reader?.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  );
 }
 
 /**
@@ -122,7 +88,7 @@ export async function bundleFiles(
       size: entry.size,
       crc32,
       lastModified: new Date(file.storedAt),
-      open: () => entryStream(bucket, entry, etag),
+      open: async () => (await openEntry(bucket, entry, etag)).body,
     });
   }
   const bytes = new TextEncoder().encode(manifest.text);

@@ -5,7 +5,15 @@ import { log } from "../core/log";
 import type { AssetStatus, TaskStatus } from "../tasks/status";
 import { type BundleEntry, BundleObjectChanged, bundleFiles, type TaskStub } from "./bundle-files";
 import { bundleEntryNames, MANIFEST_ENTRY } from "./bundle-names";
-import { writeZip, zipLength } from "./bundle-zip";
+import {
+  decodeLayout,
+  encodeLayout,
+  writeZip,
+  type ZipFile,
+  type ZipLayout,
+  zipLayout,
+  zipLength,
+} from "./bundle-zip";
 import { signBundleLink } from "./media-links";
 
 /**
@@ -112,11 +120,37 @@ export async function bundleLink(
 }
 
 /**
- * The ZIP, streamed: one R2 object at a time, no compression, each entry's CRC-32 the one the
- * task object recorded (computed once for a file stored before that, see bundle-files.ts). The
- * FixedLengthStream holds it to the planned length, and any failure (an object that vanished or
- * changed, an R2 read error) errors the stream: the client sees a broken connection, never a
- * complete-looking ZIP.
+ * The layout of the ZIP of `files`: the one the task object keeps for exactly these files (names,
+ * sizes, CRC-32s, dates), else laid out now and given to it to keep. Keeping it is best effort.
+ */
+async function layoutOf(
+  task: TaskStub,
+  taskId: string,
+  files: ZipFile[],
+  length: number,
+): Promise<ZipLayout> {
+  const key = await sha256Hex(
+    JSON.stringify(files.map((file) => [file.name, file.size, file.crc32, file.lastModified?.getTime()])),
+  );
+  const kept = await task.bundleLayout(key);
+  const layout = kept === null ? null : decodeLayout(kept);
+  if (layout?.length === length) return layout;
+  if (kept !== null)
+    log.warn("bundle_layout_unusable", { taskId, kept: layout?.length ?? null, planned: length });
+  const laidOut = await zipLayout(files);
+  await task.saveBundleLayout(key, encodeLayout(laidOut)).catch((error: unknown) => {
+    log.warn("bundle_layout_not_kept", { taskId, error });
+  });
+  return laidOut;
+}
+
+/**
+ * The ZIP, streamed: zip.js's headers from the task's layout, and between them each file's R2
+ * object piped natively into the response, one at a time (bundle-zip.ts); no compression, each
+ * entry's CRC-32 the one the task object recorded (computed once for a file stored before that,
+ * see bundle-files.ts). The FixedLengthStream holds it to the planned length, and any failure (an
+ * object that vanished or changed, an R2 read error) aborts it: the client sees a broken
+ * connection, never a complete-looking ZIP.
  */
 export function streamBundle(
   bucket: R2Bucket,
@@ -125,19 +159,17 @@ export function streamBundle(
   plan: BundlePlan,
 ): ReadableStream {
   const fixed = new FixedLengthStream(plan.length);
-  const out = fixed.writable.getWriter();
-  // zip.js gets a stream of its own: whatever it does with it on a failure, the response is
-  // errored here, with the writer this code holds.
-  const output = new WritableStream<Uint8Array>({
-    write: (chunk) => out.write(chunk),
-    close: () => out.close(),
-  });
-  bundleFiles(bucket, task, plan.entries, plan.manifest)
-    .then((files) => writeZip(files, output))
-    .catch(async (error: unknown) => {
-      await out.abort(error).catch(() => {});
+  const write = async () => {
+    try {
+      const files = await bundleFiles(bucket, task, plan.entries, plan.manifest);
+      await writeZip(await layoutOf(task, taskId, files, plan.length), files, fixed.writable);
+    } catch (error) {
+      // writeZip aborts the stream itself on a failure of its own; this one is for the rest.
+      await fixed.writable.abort(error).catch(() => {});
       if (error instanceof BundleObjectChanged) log.error("bundle_aborted", { taskId, error });
       else log.warn("bundle_aborted", { taskId, error });
-    });
+    }
+  };
+  void write();
   return fixed.readable;
 }

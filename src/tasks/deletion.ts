@@ -108,6 +108,7 @@ export class TaskDeletion implements PendingWork {
     );
     this.sql.exec("DELETE FROM callbacks");
     this.sql.exec("DELETE FROM assets");
+    this.sql.exec("DELETE FROM bundle_layouts");
     this.sql.exec("DELETE FROM task");
     this.exists = true;
     return true;

@@ -41,6 +41,9 @@ const INDEX_SYNC_TABLE = `CREATE TABLE IF NOT EXISTS index_sync (
     writes INTEGER NOT NULL DEFAULT 0
   )`;
 
+const BUNDLE_LAYOUTS_TABLE =
+  "CREATE TABLE bundle_layouts (key TEXT PRIMARY KEY, layout TEXT NOT NULL, saved_at INTEGER NOT NULL)";
+
 /**
  * The schema as the migrations below leave it. A fresh object is given it in one step: replaying
  * every ALTER TABLE was the largest cost of a new task's first callback. A test checks that both
@@ -119,7 +122,8 @@ const SCHEMA = `
   );
   ${EVENTS_TABLE};
   ${REPLACED_OBJECTS_TABLE};
-  ${INDEX_SYNC_TABLE};`;
+  ${INDEX_SYNC_TABLE};
+  ${BUNDLE_LAYOUTS_TABLE};`;
 
 /**
  * How objects created by earlier versions reach SCHEMA, one step each, in order. Only ever
@@ -215,6 +219,8 @@ export const MIGRATIONS: readonly string[] = [
   // A stored file's CRC-32, recorded as it is archived so that a bundle need not compute it.
   // Files stored earlier have none until a bundle computes it once (see recordCrc32).
   "ALTER TABLE assets ADD COLUMN crc32 INTEGER;",
+  // Laid-out bundles (BundleLayouts), so that a bundle downloaded again is only written.
+  `${BUNDLE_LAYOUTS_TABLE};`,
 ];
 
 /** True once the object has a schema, i.e. once it has stored anything at all. */

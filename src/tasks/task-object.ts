@@ -7,6 +7,7 @@ import { config } from "../core/config";
 import type { TaskKind } from "../core/ids";
 import type { ReceivedCallback } from "../providers/model";
 import { reparseCallback } from "../providers/parse-callback";
+import { BundleLayouts } from "./bundle-layouts";
 import { StoredChecksums, type StoredFile } from "./checksums";
 import { ArchiveClaims, type Claim, type RetryReport, type StoredMedia } from "./claims";
 import { TaskDeletion } from "./deletion";
@@ -42,6 +43,7 @@ export class TaskObject extends DurableObject<Env> {
   private readonly outbox: MediaOutbox;
   private readonly claims: ArchiveClaims;
   private readonly checksums: StoredChecksums;
+  private readonly layouts: BundleLayouts;
   private readonly reconciler: Reconciler;
   private readonly manifest: ManifestWriter;
   private readonly events: TaskEvents;
@@ -64,6 +66,7 @@ export class TaskObject extends DurableObject<Env> {
     this.intake = new CallbackIntake(sql, this.rows, updates, this.reconciler, this.outbox);
     this.claims = new ArchiveClaims(sql, this.rows, this.reconciler);
     this.checksums = new StoredChecksums(sql);
+    this.layouts = new BundleLayouts(sql);
     this.manifest = new ManifestWriter(sql, this.rows, env.MEDIA, () => this.requireStatus());
     this.events = new TaskEvents(
       sql,
@@ -227,6 +230,17 @@ export class TaskObject extends DurableObject<Env> {
   recordCrc32(key: string, bytes: number, sha256: string | null, crc32: number): boolean {
     if (this.deletion.deleted || !this.rows.task()) return false;
     return this.checksums.record(key, bytes, sha256, crc32);
+  }
+
+  /** The bundle's layout kept under `key` (see BundleLayouts), or null. */
+  bundleLayout(key: string): string | null {
+    if (this.deletion.deleted || !this.rows.task()) return null;
+    return this.layouts.get(key);
+  }
+
+  saveBundleLayout(key: string, layout: string): void {
+    if (this.deletion.deleted || !this.rows.task()) return;
+    this.layouts.save(key, layout, Date.now());
   }
 
   async assetFailed(name: string, claimId: string, error: string): Promise<{ retryUrl: string | null }> {

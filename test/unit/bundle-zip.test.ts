@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { writeZip, type ZipFile, zipLength } from "../../src/api/bundle-zip";
+import {
+  decodeLayout,
+  encodeLayout,
+  writeZip,
+  type ZipFile,
+  zipLayout,
+  zipLength,
+} from "../../src/api/bundle-zip";
 import { crc32, readZip } from "../../support/zip";
 
 const GIB = 1024 * 1024 * 1024;
@@ -27,6 +34,7 @@ async function written(files: ZipFile[], tail: number) {
   let bytes = 0;
   let last = new Uint8Array(0);
   await writeZip(
+    await zipLayout(files),
     files,
     new WritableStream<Uint8Array>({
       write(chunk) {
@@ -66,7 +74,8 @@ describe("the bundle's ZIP", () => {
       },
     ];
     const chunks: Uint8Array[] = [];
-    await writeZip(files, new WritableStream({ write: (chunk) => void chunks.push(chunk.slice()) }));
+    const layout = await zipLayout(files);
+    await writeZip(layout, files, new WritableStream({ write: (chunk) => void chunks.push(chunk.slice()) }));
     const zip = new Uint8Array(await new Blob(chunks).arrayBuffer());
     expect(zip.byteLength).toBe(await zipLength(files.map(({ name, size }) => ({ name, size }))));
     const entries = readZip(zip);
@@ -104,5 +113,76 @@ describe("the bundle's ZIP", () => {
     expect(view.getUint32(end + 16, true)).toBe(0xffffffff);
     const signatures = Array.from({ length: last.byteLength - 3 }, (_, at) => view.getUint32(at, true));
     expect(signatures).toContain(0x06064b50);
+  });
+
+  it("lays out only zip.js's bytes, and a kept copy of the layout writes the same ZIP", async () => {
+    const vocals = text("la ".repeat(5000));
+    const empty = new Uint8Array(0);
+    const files: ZipFile[] = [
+      {
+        name: "vocals.mp3",
+        size: vocals.byteLength,
+        crc32: crc32(vocals),
+        open: () => new Blob([vocals]).stream(),
+      },
+      { name: "empty.txt", size: 0, crc32: crc32(empty), open: () => new Blob([empty]).stream() },
+    ];
+    const layout = await zipLayout(files);
+    expect(layout.length).toBe(await zipLength(files.map(({ name, size }) => ({ name, size }))));
+    // The file's place is a number; zip.js's parts together are the ZIP less the file's bytes.
+    expect(layout.parts.filter((part) => typeof part === "number")).toEqual([0]);
+    const own = layout.parts.reduce((sum, part) => sum + (typeof part === "number" ? 0 : part.byteLength), 0);
+    expect(own).toBe(layout.length - vocals.byteLength);
+
+    const write = async (from: typeof layout) => {
+      const chunks: Uint8Array[] = [];
+      await writeZip(from, files, new WritableStream({ write: (chunk) => void chunks.push(chunk.slice()) }));
+      return new Uint8Array(await new Blob(chunks).arrayBuffer());
+    };
+    const zip = await write(layout);
+    const kept = decodeLayout(encodeLayout(layout));
+    expect(kept).not.toBeNull();
+    expect(await write(kept as typeof layout)).toEqual(zip);
+    expect(readZip(zip).map((entry) => [entry.name, entry.bytes.byteLength, entry.declaredCrc32])).toEqual([
+      ["vocals.mp3", vocals.byteLength, crc32(vocals)],
+      ["empty.txt", 0, crc32(empty)],
+    ]);
+  });
+
+  it("reads a kept layout that is not one as none", () => {
+    expect(decodeLayout("not json")).toBeNull();
+    expect(decodeLayout(JSON.stringify({ length: 10, parts: ["!!"] }))).toBeNull();
+    expect(decodeLayout(JSON.stringify({ parts: [] }))).toBeNull();
+  });
+
+  it("aborts the output when a file fails midway, after the bytes before it", async () => {
+    const good = text("x".repeat(100));
+    const files: ZipFile[] = [
+      { name: "good.mp3", size: good.byteLength, crc32: crc32(good), open: () => new Blob([good]).stream() },
+      {
+        name: "lost.mp3",
+        size: 100,
+        crc32: 0,
+        open: () =>
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new Uint8Array(10));
+              controller.error(new Error("R2 went away"));
+            },
+          }),
+      },
+    ];
+    let written = 0;
+    let aborted: unknown = null;
+    let closed = false;
+    const output = new WritableStream<Uint8Array>({
+      write: (chunk) => void (written += chunk.byteLength),
+      close: () => void (closed = true),
+      abort: (reason) => void (aborted = reason),
+    });
+    await expect(writeZip(await zipLayout(files), files, output)).rejects.toThrow("R2 went away");
+    expect(aborted).toBeInstanceOf(Error);
+    expect(closed).toBe(false);
+    expect(written).toBeGreaterThan(good.byteLength);
   });
 });
