@@ -1,11 +1,11 @@
 import { Hono } from "hono";
+import { type BundlePlan, planBundle, streamBundle } from "../bundles/plan";
 import type { AppEnv } from "../core/app-env";
 import { ApiError, unauthorized } from "../core/errors";
 import { TaskId } from "../core/ids";
 import { log } from "../core/log";
 import { taskStub } from "../tasks/stub";
 import { hasBearer } from "./auth";
-import { type BundlePlan, planBundle, streamBundle } from "./bundle-plan";
 import { archiveSecurity, matchesIfNoneMatch } from "./media";
 import { bundlePath, verifyMediaLink } from "./media-links";
 import { missingTask } from "./tasks";

@@ -6,7 +6,7 @@ import { duplicateTally } from "../tasks/duplicate-tally";
 import { TaskStatus } from "../tasks/status";
 import { taskStub } from "../tasks/stub";
 import { requireBearer } from "./auth";
-import { bundleLink } from "./bundle-plan";
+import { bundleLink } from "./bundle-link";
 import { signMediaLink } from "./media-links";
 import { Deleted, errorResponses, Registration, RetryResult, TaskIdParam } from "./schemas";
 import { validationHook } from "./validation";

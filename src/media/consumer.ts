@@ -1,3 +1,4 @@
+import { layOutBundle } from "../bundles/plan";
 import { config } from "../core/config";
 import type { TaskKind } from "../core/ids";
 import { mediaKey } from "../core/keys";
@@ -89,6 +90,7 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
         bytes: stored.bytes,
       });
       message.ack();
+      if (accepted) await layOutArchivedBundle(env, task, job.taskId);
       return;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -117,6 +119,22 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
 }
 
 /** Redelivers the message after `delaySeconds`; past max_retries the queue moves it to the DLQ. */
+/**
+ * A stored file may have been the task's last: its bundle is laid out now (once), so that its
+ * first download does not. The file is already acked: a failure here costs only that.
+ */
+async function layOutArchivedBundle(
+  env: Env,
+  task: ReturnType<typeof taskStub>,
+  taskId: string,
+): Promise<void> {
+  try {
+    await layOutBundle(env.MEDIA, task, taskId);
+  } catch (error) {
+    log.warn("bundle_layout_failed", { taskId, error });
+  }
+}
+
 function retryLater(message: Message<unknown>, job: MediaJob, error: string, delaySeconds: number): void {
   log.info("media_retry", {
     taskId: job.taskId,

@@ -1,5 +1,5 @@
 /**
- * The layouts of the task's bundle (src/api/bundle-zip.ts: zip.js's bytes around the files),
+ * The layouts of the task's bundle (src/bundles/zip.ts: zip.js's bytes around the files),
  * each under the hash of what it lays out: laying a ZIP out costs CPU in proportion to its files'
  * sizes, writing one from its layout next to none, so a bundle is laid out once and then only
  * written. A cache: a missing layout is laid out again by the next download. The newest few are

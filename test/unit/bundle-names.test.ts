@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bundleEntryNames, MAX_TITLE_LENGTH, safeTitle } from "../../src/api/bundle-names";
+import { bundleEntryNames, MAX_TITLE_LENGTH, safeTitle } from "../../src/bundles/names";
 
 const music = (taskId: string, ...files: [trackId: string, file: string][]) =>
   files.map(([trackId, file]) => ({ key: `music/${taskId}/${trackId}/${file}` }));

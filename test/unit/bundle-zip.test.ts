@@ -6,7 +6,7 @@ import {
   type ZipFile,
   zipLayout,
   zipLength,
-} from "../../src/api/bundle-zip";
+} from "../../src/bundles/zip";
 import { crc32, readZip } from "../../support/zip";
 
 const GIB = 1024 * 1024 * 1024;

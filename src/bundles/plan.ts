@@ -1,10 +1,9 @@
-import type { Config } from "../core/config";
 import { sha256Hex } from "../core/crypto";
 import { manifestKey } from "../core/keys";
 import { log } from "../core/log";
 import type { AssetStatus, TaskStatus } from "../tasks/status";
-import { type BundleEntry, BundleObjectChanged, bundleFiles, type TaskStub } from "./bundle-files";
-import { bundleEntryNames, MANIFEST_ENTRY } from "./bundle-names";
+import { type BundleEntry, BundleObjectChanged, bundleFiles, type TaskStub } from "./files";
+import { bundleEntryNames, MANIFEST_ENTRY } from "./names";
 import {
   decodeLayout,
   encodeLayout,
@@ -13,8 +12,7 @@ import {
   type ZipLayout,
   zipLayout,
   zipLength,
-} from "./bundle-zip";
-import { signBundleLink } from "./media-links";
+} from "./zip";
 
 /**
  * Everything about a task's bundle that is known before its first byte: the entries in order,
@@ -32,7 +30,9 @@ export interface BundlePlan {
 }
 
 const encoder = new TextEncoder();
-const stored = (asset: AssetStatus) => asset.state === "stored" && asset.key !== null && asset.bytes !== null;
+/** The asset is a stored file (one a bundle holds). */
+export const stored = (asset: AssetStatus) =>
+  asset.state === "stored" && asset.key !== null && asset.bytes !== null;
 
 /** The set of stored files a status describes: key and SHA-256, in order. */
 const storedFiles = (assets: AssetStatus[]) =>
@@ -100,26 +100,6 @@ export async function planBundle(bucket: R2Bucket, status: TaskStatus): Promise<
 }
 
 /**
- * The status JSON's `bundle`: its signed link and its length, once a file is stored. Left out
- * (and logged) when R2 cannot be read for the manifest: the status itself must not fail on it.
- */
-export async function bundleLink(
-  bucket: R2Bucket,
-  cfg: Config,
-  status: TaskStatus,
-): Promise<{ url: string; bytes: number } | null> {
-  if (!status.assets.some(stored)) return null;
-  const url = await signBundleLink(cfg, status.taskId, Math.floor(Date.now() / 1000));
-  if (!url) return null;
-  try {
-    return { url, bytes: (await planBundle(bucket, status)).length };
-  } catch (error) {
-    log.warn("bundle_plan_failed", { taskId: status.taskId, error });
-    return null;
-  }
-}
-
-/**
  * The layout of the ZIP of `files`: the one the task object keeps for exactly these files (names,
  * sizes, CRC-32s, dates), else laid out now and given to it to keep. Keeping it is best effort.
  */
@@ -145,10 +125,23 @@ async function layoutOf(
 }
 
 /**
+ * Lays out the bundle of a task that is archived, unless it is laid out already: run by the
+ * consumer after it stores a file, so that the task's last file has its bundle laid out before
+ * anyone downloads it (a download then only writes it). Best effort: a bundle not laid out here is
+ * laid out by its first download.
+ */
+export async function layOutBundle(bucket: R2Bucket, task: TaskStub, taskId: string): Promise<void> {
+  const status = await task.status();
+  if (status?.archive.state !== "archived") return;
+  const plan = await planBundle(bucket, status);
+  await layoutOf(task, taskId, await bundleFiles(bucket, task, plan.entries, plan.manifest), plan.length);
+}
+
+/**
  * The ZIP, streamed: zip.js's headers from the task's layout, and between them each file's R2
- * object piped natively into the response, one at a time (bundle-zip.ts); no compression, each
+ * object piped natively into the response, one at a time (zip.ts); no compression, each
  * entry's CRC-32 the one the task object recorded (computed once for a file stored before that,
- * see bundle-files.ts). The FixedLengthStream holds it to the planned length, and any failure (an
+ * see files.ts). The FixedLengthStream holds it to the planned length, and any failure (an
  * object that vanished or changed, an R2 read error) aborts it: the client sees a broken
  * connection, never a complete-looking ZIP.
  */

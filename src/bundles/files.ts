@@ -5,8 +5,8 @@
 import { crc32 } from "node:zlib";
 import { log } from "../core/log";
 import type { TaskObject } from "../tasks/task-object";
-import { MANIFEST_ENTRY } from "./bundle-names";
-import type { ZipFile } from "./bundle-zip";
+import { MANIFEST_ENTRY } from "./names";
+import type { ZipFile } from "./zip";
 
 /** One stored file of the bundle: where it is in R2, what it is called in the ZIP. */
 export interface BundleEntry {
