@@ -118,6 +118,7 @@ async function layoutOf(
   if (kept !== null)
     log.warn("bundle_layout_unusable", { taskId, kept: layout?.length ?? null, planned: length });
   const laidOut = await zipLayout(files);
+  log.info("bundle_laid_out", { taskId, entries: files.length, bytes: length });
   await task.saveBundleLayout(key, encodeLayout(laidOut)).catch((error: unknown) => {
     log.warn("bundle_layout_not_kept", { taskId, error });
   });
