@@ -131,7 +131,10 @@ describe("the bundle's ZIP", () => {
     expect(layout.length).toBe(await zipLength(files.map(({ name, size }) => ({ name, size }))));
     // The file's place is a number; zip.js's parts together are the ZIP less the file's bytes.
     expect(layout.parts.filter((part) => typeof part === "number")).toEqual([0]);
-    const own = layout.parts.reduce((sum, part) => sum + (typeof part === "number" ? 0 : part.byteLength), 0);
+    const own = layout.parts.reduce<number>(
+      (sum, part) => sum + (typeof part === "number" ? 0 : part.byteLength),
+      0,
+    );
     expect(own).toBe(layout.length - vocals.byteLength);
 
     const write = async (from: typeof layout) => {
@@ -176,9 +179,15 @@ describe("the bundle's ZIP", () => {
     let aborted: unknown = null;
     let closed = false;
     const output = new WritableStream<Uint8Array>({
-      write: (chunk) => void (written += chunk.byteLength),
-      close: () => void (closed = true),
-      abort: (reason) => void (aborted = reason),
+      write(chunk) {
+        written += chunk.byteLength;
+      },
+      close() {
+        closed = true;
+      },
+      abort(reason) {
+        aborted = reason;
+      },
     });
     await expect(writeZip(await zipLayout(files), files, output)).rejects.toThrow("R2 went away");
     expect(aborted).toBeInstanceOf(Error);
