@@ -126,16 +126,14 @@ async function layoutOf(
 }
 
 /**
- * Lays out the bundle of a task that is archived, unless it is laid out already: run by the
- * consumer after it stores a file, so that the task's last file has its bundle laid out before
- * anyone downloads it (a download then only writes it). Best effort: a bundle not laid out here is
- * laid out by its first download.
+ * Lays out the bundle of a task that a stored file has just archived (`status`, the task
+ * object's), unless it is laid out already: run by the consumer, so that a download only writes
+ * it. Best effort: a bundle not laid out here is laid out by its first download.
  */
-export async function layOutBundle(bucket: R2Bucket, task: TaskStub, taskId: string): Promise<void> {
-  const status = await task.status();
-  if (status?.archive.state !== "archived") return;
+export async function layOutBundle(bucket: R2Bucket, task: TaskStub, status: TaskStatus): Promise<void> {
   const plan = await planBundle(bucket, status);
-  await layoutOf(task, taskId, await bundleFiles(bucket, task, plan.entries, plan.manifest), plan.length);
+  const files = await bundleFiles(bucket, task, plan.entries, plan.manifest);
+  await layoutOf(task, status.taskId, files, plan.length);
 }
 
 /**

@@ -6,6 +6,7 @@ import { log } from "../core/log";
 import { parseMessage } from "../core/queue-message";
 import { HEARTBEAT_MS } from "../tasks/claims";
 import { MediaJob } from "../tasks/media-job";
+import type { TaskStatus } from "../tasks/status";
 import { taskStub } from "../tasks/stub";
 import { LeaseLostError, PermanentError } from "./errors";
 import { openMedia } from "./fetch-media";
@@ -83,14 +84,14 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
         claim.content !== null
           ? await writeMadeFile(env.MEDIA, job.taskId, job.asset, claim.content)
           : await download(env, claim.kind, job, url, heartbeat);
-      const accepted = await task.assetStored(job.asset, claimId, stored);
+      const { accepted, archived } = await task.assetStored(job.asset, claimId, stored);
       log.info(accepted ? "media_stored" : "media_claim_lost", {
         taskId: job.taskId,
         asset: job.asset,
         bytes: stored.bytes,
       });
       message.ack();
-      if (accepted) await layOutArchivedBundle(env, task, job.taskId);
+      if (archived) await layOutArchivedBundle(env, task, archived);
       return;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -120,18 +121,18 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
 
 /** Redelivers the message after `delaySeconds`; past max_retries the queue moves it to the DLQ. */
 /**
- * A stored file may have been the task's last: its bundle is laid out now (once), so that its
- * first download does not. The file is already acked: a failure here costs only that.
+ * The stored file archived its task: the bundle is laid out now (once), so that its first
+ * download does not. The file is already acked: a failure here costs only that.
  */
 async function layOutArchivedBundle(
   env: Env,
   task: ReturnType<typeof taskStub>,
-  taskId: string,
+  status: TaskStatus,
 ): Promise<void> {
   try {
-    await layOutBundle(env.MEDIA, task, taskId);
+    await layOutBundle(env.MEDIA, task, status);
   } catch (error) {
-    log.warn("bundle_layout_failed", { taskId, error });
+    log.warn("bundle_layout_failed", { taskId: status.taskId, error });
   }
 }
 

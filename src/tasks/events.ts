@@ -72,13 +72,7 @@ export class TaskEvents implements PendingWork {
   observe(now: number): boolean {
     const task = this.rows.task();
     if (!task) return false;
-    const counts = this.sql
-      .exec<{ total: number; stored: number; failed: number }>(
-        `SELECT COUNT(*) AS total, COALESCE(SUM(state = 'stored'), 0) AS stored,
-           COALESCE(SUM(state = 'failed'), 0) AS failed FROM assets`,
-      )
-      .one();
-    const settlement = settlementOf(task, counts);
+    const settlement = settlementOf(task, this.rows.assetCounts());
     if (task.event_mark === BEFORE_EVENTS) {
       // A task from before events existed: its current settlement is never announced.
       this.sql.exec("UPDATE task SET event_mark = ? WHERE id = 1", settlement?.mark ?? null);

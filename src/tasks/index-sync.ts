@@ -2,8 +2,8 @@ import { log } from "../core/log";
 import { deleteStatements, type IndexEntry, upsertStatement } from "../index-db/entries";
 import { ensureLocalSchema } from "../index-db/schema";
 import type { PendingWork } from "./pending-work";
-import type { TaskRow, TaskRows } from "./rows";
-import { type AssetCounts, archiveState } from "./status";
+import type { AssetCounts, TaskRow, TaskRows } from "./rows";
+import { archiveState } from "./status";
 
 /**
  * A change is written once the task has been quiet this long, so that a burst (a callback and

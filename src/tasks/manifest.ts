@@ -1,8 +1,8 @@
 import { manifestKey } from "../core/keys";
 import { log } from "../core/log";
 import type { PendingWork } from "./pending-work";
-import type { TaskRows } from "./rows";
-import { type AssetCounts, archiveState, type TaskStatus } from "./status";
+import type { AssetCounts, TaskRows } from "./rows";
+import { archiveState, type TaskStatus } from "./status";
 
 /** After a failed manifest write, when the alarm tries again. */
 const MANIFEST_RETRY_MS = 30 * 1000;

@@ -127,6 +127,9 @@ export type EventRow = {
   updated_at: number;
 };
 
+/** How many assets a task has, and how many of them are stored and failed. */
+export type AssetCounts = { total: number; stored: number; failed: number };
+
 /** Typed reads of the task's rows. A fresh object has no tables until it first records something. */
 export class TaskRows {
   /** Whether this object has ever recorded anything (and so has its tables). */
@@ -159,6 +162,17 @@ export class TaskRows {
   assets(): AssetRow[] {
     if (!this.exists) return [];
     return this.sql.exec<AssetRow>("SELECT * FROM assets ORDER BY position").toArray();
+  }
+
+  /** How many assets there are, stored and failed: what the archive's state is computed from. */
+  assetCounts(): AssetCounts {
+    if (!this.exists) return { total: 0, stored: 0, failed: 0 };
+    return this.sql
+      .exec<AssetCounts>(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(state = 'stored'), 0) AS stored,
+           COALESCE(SUM(state = 'failed'), 0) AS failed FROM assets`,
+      )
+      .one();
   }
 
   callbacks(): CallbackRow[] {

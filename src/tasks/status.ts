@@ -4,7 +4,7 @@ import { scrubCredentials, withoutCredentials } from "../core/redact";
 import type { TaskResults, TrackInfo } from "../providers/model";
 import { SubmittedRequest } from "../providers/submit-endpoints";
 import { EventStatus } from "./event-status";
-import type { AssetRow, CallbackRow, TaskRow } from "./rows";
+import type { AssetCounts, AssetRow, CallbackRow, TaskRow } from "./rows";
 
 const Iso = z.iso.datetime().openapi({ example: "2026-11-30T12:00:00.000Z" });
 
@@ -139,8 +139,6 @@ export const TaskStatus = z
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
-
-export type AssetCounts = { total: number; stored: number; failed: number };
 
 /**
  * `archived` only when the task is finished and every asset is stored; `failed` when it is

@@ -24,7 +24,7 @@ import type { PendingWork } from "./pending-work";
 import { Reconciler } from "./reconciler";
 import { ReplacedObjects } from "./replaced-objects";
 import { TaskRows } from "./rows";
-import { buildStatus, type TaskStatus } from "./status";
+import { archiveState, buildStatus, type TaskStatus } from "./status";
 import { TaskAlarm } from "./task-alarm";
 import { TaskUpdates } from "./updates";
 
@@ -202,13 +202,18 @@ export class TaskObject extends DurableObject<Env> {
   /**
    * A consumer stored the asset; false when its claim is no longer current (its lease expired
    * and the asset was re-driven, or a later stage gave it another URL). The file it replaced (a
-   * re-archive from a newer URL may end in another extension) is deleted.
+   * re-archive from a newer URL may end in another extension) is deleted. `archived` is the
+   * task's status when this file archived it, for the consumer to lay out its bundle.
    */
-  async assetStored(name: string, claimId: string, media: StoredMedia): Promise<boolean> {
+  async assetStored(
+    name: string,
+    claimId: string,
+    media: StoredMedia,
+  ): Promise<{ accepted: boolean; archived: TaskStatus | null }> {
     // A download in flight when the task was deleted: what it stored goes too.
     if (this.deletion.deleted) {
       await this.deletion.removeLate(media.key);
-      return false;
+      return { accepted: false, archived: null };
     }
     const replaced = this.rows.asset(name)?.key;
     const accepted = this.claims.stored(name, claimId, media);
@@ -217,7 +222,9 @@ export class TaskObject extends DurableObject<Env> {
       await this.replaced.runDue(Date.now());
     }
     await this.follow.afterChange();
-    return accepted;
+    const task = this.rows.task();
+    const archived = accepted && task && archiveState(task, this.rows.assetCounts()) === "archived";
+    return { accepted, archived: archived ? this.requireStatus() : null };
   }
 
   /** The stored files with their CRC-32s, for a bundle; empty for a deleted or unknown task. */
