@@ -9,7 +9,9 @@ import type { Kind } from "../../src/core/ids";
 import worker from "../../src/index";
 import { taskStub } from "../../src/tasks/stub";
 import type { TaskObject } from "../../src/tasks/task-object";
-import { postCallback, settled, uniqueId, waitForStatus } from "./worker";
+import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
+import { atOrigin } from "./media";
+import { postCallback, settled, uniqueId, waitForStatus, withTaskId } from "./worker";
 
 /**
  * Archives one stem through the real path (callback → Durable Object → queue → consumer → R2)
@@ -28,6 +30,20 @@ export async function archiveUrl(url: string, stem = "drums", timeoutMs?: number
   const asset = status.assets.find((candidate) => candidate.name === stem);
   if (!asset) throw new Error(`no asset ${stem}`);
   return { taskId, status, asset };
+}
+
+/**
+ * Archives a `split_stem` separation (12 stems of `size` bytes on the local origin) through the
+ * real path and waits until every stem is stored.
+ */
+export async function archivedStems(size: number, prefix = "stems") {
+  const taskId = uniqueId(prefix);
+  const { body } = atOrigin(withTaskId(splitStem, taskId), { size });
+  const response = await postCallback(body);
+  if (response.status !== 200) throw new Error(`callback answered ${response.status}`);
+  const status = await waitForStatus(taskId, settled);
+  if (status.archive.state !== "archived") throw new Error(`not archived: ${status.archive.state}`);
+  return status;
 }
 
 /**

@@ -4,19 +4,10 @@ import { describe, expect, it } from "vitest";
 import { taskStub } from "../../src/tasks/stub";
 import type { TaskObject } from "../../src/tasks/task-object";
 import { getFixture } from "../../support/fixtures";
-import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
 import { crc32, readZip } from "../../support/zip";
 import { atOrigin, originBytes } from "../helpers/media";
-import { archiveUrl } from "../helpers/tasks";
-import {
-  bearer,
-  postCallback,
-  request,
-  settled,
-  uniqueId,
-  waitForStatus,
-  withTaskId,
-} from "../helpers/worker";
+import { archivedStems, archiveUrl } from "../helpers/tasks";
+import { bearer, postCallback, request, uniqueId, waitForStatus, withTaskId } from "../helpers/worker";
 
 /** CRC-32 of an R2 object's bytes, by the independent JavaScript implementation of support/zip. */
 async function r2Crc32(key: string): Promise<number> {
@@ -47,15 +38,6 @@ async function bundleCrc32s(taskId: string) {
     declared: entry.declaredCrc32,
     actual: crc32(entry.bytes),
   }));
-}
-
-async function archivedStems(size: number) {
-  const taskId = uniqueId("crc");
-  const { body } = atOrigin(withTaskId(splitStem, taskId), { size });
-  expect((await postCallback(body)).status).toBe(200);
-  const status = await waitForStatus(taskId, settled);
-  expect(status.archive.state).toBe("archived");
-  return status;
 }
 
 describe("recording each stored file's CRC-32", () => {
@@ -105,7 +87,7 @@ describe("the bundle's CRC-32s", () => {
   });
 
   it("computes the CRC-32 of files stored before it was recorded once, records it, and bundles them right", async () => {
-    const status = await archivedStems(70_000);
+    const status = await archivedStems(70_000, "crc");
     const expected = new Map(
       await Promise.all(
         status.assets.map(

@@ -5,18 +5,9 @@ import { fromBase64Url, toBase64Url } from "../../src/core/crypto";
 import { BundleLayouts } from "../../src/tasks/bundle-layouts";
 import { taskStub } from "../../src/tasks/stub";
 import type { TaskObject } from "../../src/tasks/task-object";
-import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
 import { crc32, readZip } from "../../support/zip";
-import { atOrigin } from "../helpers/media";
-import {
-  bearer,
-  postCallback,
-  request,
-  settled,
-  uniqueId,
-  waitForStatus,
-  withTaskId,
-} from "../helpers/worker";
+import { archivedStems } from "../helpers/tasks";
+import { bearer, request } from "../helpers/worker";
 
 /** The layouts the task object keeps: key and length of each. */
 const keptLayouts = (taskId: string) =>
@@ -45,13 +36,8 @@ async function download(taskId: string): Promise<Uint8Array> {
   return bytes;
 }
 
-async function archivedStems() {
-  const taskId = uniqueId("layout");
-  const { body } = atOrigin(withTaskId(splitStem, taskId), { size: 20_000 });
-  expect((await postCallback(body)).status).toBe(200);
-  expect((await waitForStatus(taskId, settled)).archive.state).toBe("archived");
-  return taskId;
-}
+/** A separation archived through the real path: its task id. */
+const archivedTask = async () => (await archivedStems(20_000, "layout")).taskId;
 
 /** The task's kept layouts, once the consumer that stored its last file has laid its bundle out. */
 async function laidOut(taskId: string) {
@@ -61,7 +47,7 @@ async function laidOut(taskId: string) {
 
 describe("the bundle's layout", () => {
   it("is laid out once the last file is stored, and downloads are written from it", async () => {
-    const taskId = await archivedStems();
+    const taskId = await archivedTask();
     const [kept] = await laidOut(taskId);
     const layout = JSON.parse(kept?.layout as string) as { length: number; parts: (string | number)[] };
     const first = await download(taskId);
@@ -82,7 +68,7 @@ describe("the bundle's layout", () => {
   });
 
   it("is laid out by the first download when none is kept, and kept", async () => {
-    const taskId = await archivedStems();
+    const taskId = await archivedTask();
     const [kept] = await laidOut(taskId);
     await runInDurableObject(taskStub(env, taskId), (_: TaskObject, state) => {
       state.storage.sql.exec("DELETE FROM bundle_layouts");
@@ -92,7 +78,7 @@ describe("the bundle's layout", () => {
   });
 
   it("is laid out again when the kept one is unusable: not a layout, or of another length", async () => {
-    const taskId = await archivedStems();
+    const taskId = await archivedTask();
     const [kept] = await laidOut(taskId);
     const first = await download(taskId);
 
@@ -113,7 +99,7 @@ describe("the bundle's layout", () => {
   });
 
   it("keeps the newest few, and none once the task is deleted", async () => {
-    const taskId = await archivedStems();
+    const taskId = await archivedTask();
     await laidOut(taskId);
     const task = taskStub(env, taskId);
     for (let i = 0; i < BundleLayouts.KEPT + 2; i++) await task.saveBundleLayout(`key-${i}`, `{"n":${i}}`);

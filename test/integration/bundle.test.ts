@@ -7,10 +7,9 @@ import type { TaskStatus } from "../../src/tasks/status";
 import { taskStub } from "../../src/tasks/stub";
 import type { TaskObject } from "../../src/tasks/task-object";
 import sunoMusic from "../../support/fixtures/sunoapi.music.complete.json";
-import splitStem from "../../support/fixtures/sunoapi.separation.split-stem.json";
 import { crc32, readZip, sha256Hex, type ZipEntry } from "../../support/zip";
 import { atOrigin, originBytes, r2Sha256 } from "../helpers/media";
-import { archiveUrl } from "../helpers/tasks";
+import { archivedStems, archiveUrl } from "../helpers/tasks";
 import {
   bearer,
   getStatus,
@@ -31,11 +30,7 @@ let stems: TaskStatus;
 let stemsLink: string;
 
 beforeAll(async () => {
-  const taskId = uniqueId("bundle");
-  const { body } = atOrigin(withTaskId(splitStem, taskId), { size: 40_000 });
-  expect((await postCallback(body)).status).toBe(200);
-  await waitForStatus(taskId, settled);
-  stems = await getStatus(taskId);
+  stems = await getStatus((await archivedStems(40_000, "bundle")).taskId);
   stemsLink = stems.bundle?.url as string;
 });
 
