@@ -30,6 +30,7 @@ export interface BundlePlan {
 }
 
 const encoder = new TextEncoder();
+
 /** The asset is a stored file (one a bundle holds). */
 export const stored = (asset: AssetStatus) =>
   asset.state === "stored" && asset.key !== null && asset.bytes !== null;

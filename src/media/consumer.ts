@@ -119,7 +119,6 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
   }
 }
 
-/** Redelivers the message after `delaySeconds`; past max_retries the queue moves it to the DLQ. */
 /**
  * The stored file archived its task: the bundle is laid out now (once), so that its first
  * download does not. The file is already acked: a failure here costs only that.
@@ -136,6 +135,7 @@ async function layOutArchivedBundle(
   }
 }
 
+/** Redelivers the message after `delaySeconds`; past max_retries the queue moves it to the DLQ. */
 function retryLater(message: Message<unknown>, job: MediaJob, error: string, delaySeconds: number): void {
   log.info("media_retry", {
     taskId: job.taskId,

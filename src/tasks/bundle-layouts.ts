@@ -3,7 +3,8 @@
  * each under the hash of what it lays out: laying a ZIP out costs CPU in proportion to its files'
  * sizes, writing one from its layout next to none, so a bundle is laid out once and then only
  * written. A cache: a missing layout is laid out again by the next download. The newest few are
- * kept (a partial bundle and the complete one differ); deleting the task deletes them.
+ * kept (a partial bundle and the complete one differ); deleting the task deletes them
+ * (TaskDeletion).
  */
 export class BundleLayouts {
   static readonly KEPT = 3;
@@ -29,9 +30,5 @@ export class BundleLayouts {
          (SELECT key FROM bundle_layouts ORDER BY saved_at DESC, rowid DESC LIMIT ?)`,
       BundleLayouts.KEPT,
     );
-  }
-
-  clear(): void {
-    this.sql.exec("DELETE FROM bundle_layouts");
   }
 }

@@ -200,8 +200,8 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * A consumer stored the asset; false when its claim is no longer current (its lease expired
-   * and the asset was re-driven, or a later stage gave it another URL). The file it replaced (a
+   * A consumer stored the asset; `accepted` is false when its claim is no longer current (its
+   * lease expired and the asset was re-driven, or a later stage gave it another URL). The file it replaced (a
    * re-archive from a newer URL may end in another extension) is deleted. `archived` is the
    * task's status when this file archived it, for the consumer to lay out its bundle.
    */
