@@ -37,8 +37,19 @@ beforeAll(async () => {
     vars: { PROVIDER_API_BASE: `${origin.url}/provider`, PROVIDER_API_KEY: PROVIDER_KEY },
   });
   client = Client.dev(server.url);
-  result = await runSubmitScenario({ client, provider, timeoutMs: 60_000, pollMs: 100 });
-});
+  const started = Date.now();
+  try {
+    result = await runSubmitScenario({ client, provider, timeoutMs: 60_000, pollMs: 100 });
+  } finally {
+    // What a slow or failed run needs to be understood: how long it took, what the Worker said.
+    if (!result || result.problems.length > 0) {
+      console.error(
+        `scenario ended after ${Date.now() - started} ms; wrangler dev output:\n${server.output()}`,
+      );
+    }
+  }
+  // The dev server's start (up to a minute on a busy machine) and the scenario's own minute.
+}, 180_000);
 
 beforeEach(({ onTestFailed }) => {
   onTestFailed(() => {
