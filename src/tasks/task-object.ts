@@ -33,8 +33,9 @@ export type { Claim, ReceiveResult, RetryReport, StoredFile, StoredMedia };
 /**
  * The single writer of one task's state (one object per taskId, SQLite-backed): an RPC shell
  * over capabilities that each own one concern (intake, outbox, claims, reconciliation,
- * manifest, events, deletion, the index row). It keeps what only it can own: the RPC surface and the one alarm, which it sets to
- * the earliest moment any capability needs. The SQL writes of one method run without
+ * manifest, events, deletion, the index row, the kept bundle layouts). It keeps what only it
+ * can own: the RPC surface and the one alarm, which it sets to the earliest moment any
+ * capability needs. The SQL writes of one method run without
  * interleaving, and its answer is released only once they are durable.
  */
 export class TaskObject extends DurableObject<Env> {
