@@ -127,11 +127,24 @@ async function layoutOf(
 }
 
 /**
+ * From this many stored bytes on, a task's bundle is laid out as soon as it is archived rather
+ * than by its first download. Laying out costs CPU in proportion to the bytes, and a download
+ * that must lay out runs at about 0.8 of /media's rate: on a small task that is milliseconds
+ * either way, and laying out every small task ahead would cost every archived task some
+ * subrequests and CPU beside the callbacks' acks (measured in the ack bench), for bundles few
+ * of them are downloaded as.
+ */
+export const LAY_OUT_AHEAD_BYTES = 16 * 1024 * 1024;
+
+/**
  * Lays out the bundle of a task that a stored file has just archived (`status`, the task
- * object's), unless it is laid out already: run by the consumer, so that a download only writes
- * it. Best effort: a bundle not laid out here is laid out by its first download.
+ * object's), if it is large enough to be worth it (LAY_OUT_AHEAD_BYTES) and not laid out
+ * already: run by the consumer, so that a download only writes it. Best effort: a bundle not
+ * laid out here is laid out by its first download.
  */
 export async function layOutBundle(bucket: R2Bucket, task: TaskStub, status: TaskStatus): Promise<void> {
+  const bytes = status.assets.filter(stored).reduce((sum, asset) => sum + (asset.bytes ?? 0), 0);
+  if (bytes < LAY_OUT_AHEAD_BYTES) return;
   const plan = await planBundle(bucket, status);
   const files = await bundleFiles(bucket, task, plan.entries, plan.manifest);
   await layoutOf(task, status.taskId, files, plan.length);

@@ -120,8 +120,8 @@ async function archive(message: Message<unknown>, env: Env): Promise<void> {
 }
 
 /**
- * The stored file archived its task: the bundle is laid out now (once), so that its first
- * download does not. The file is already acked: a failure here costs only that.
+ * The stored file archived its task: a large task's bundle is laid out now (once), so that its
+ * first download does not (see layOutBundle). The file is already acked: a failure here costs only that.
  */
 async function layOutArchivedBundle(
   env: Env,

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { LAY_OUT_AHEAD_BYTES } from "../../src/bundles/plan";
 import { fromBase64Url, toBase64Url } from "../../src/core/crypto";
 import { BundleLayouts } from "../../src/tasks/bundle-layouts";
 import { taskStub } from "../../src/tasks/stub";
@@ -36,8 +37,12 @@ async function download(taskId: string): Promise<Uint8Array> {
   return bytes;
 }
 
-/** A separation archived through the real path: its task id. */
-const archivedTask = async () => (await archivedStems(20_000, "layout")).taskId;
+/** A separation archived through the real path, its 12 stems in all at least `bytes`: its id. */
+const archivedTask = async (bytes = 0) =>
+  (await archivedStems(Math.max(20_000, Math.ceil(bytes / 12)), "layout")).taskId;
+
+/** A task whose bundle the consumer lays out as soon as it is archived. */
+const largeTask = () => archivedTask(LAY_OUT_AHEAD_BYTES);
 
 /** The task's kept layouts, once the consumer that stored its last file has laid its bundle out. */
 async function laidOut(taskId: string) {
@@ -46,8 +51,8 @@ async function laidOut(taskId: string) {
 }
 
 describe("the bundle's layout", () => {
-  it("is laid out once the last file is stored, and downloads are written from it", async () => {
-    const taskId = await archivedTask();
+  it("is laid out once a large task's last file is stored, and downloads are written from it", async () => {
+    const taskId = await largeTask();
     const [kept] = await laidOut(taskId);
     const layout = JSON.parse(kept?.layout as string) as { length: number; parts: (string | number)[] };
     const first = await download(taskId);
@@ -67,20 +72,24 @@ describe("the bundle's layout", () => {
     expect(altered[10]).not.toBe(first[10]);
   });
 
-  it("is laid out by the first download when none is kept, and kept", async () => {
+  it("is laid out by the first download of a small task, and kept", async () => {
     const taskId = await archivedTask();
-    const [kept] = await laidOut(taskId);
-    await runInDurableObject(taskStub(env, taskId), (_: TaskObject, state) => {
-      state.storage.sql.exec("DELETE FROM bundle_layouts");
-    });
-    await download(taskId);
-    expect(await keptLayouts(taskId)).toEqual([kept]);
+    // The consumer that stored the last file has finished with it well within this; had it laid
+    // the bundle out, the row would be there.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await keptLayouts(taskId)).toEqual([]);
+    const zip = await download(taskId);
+    const kept = await keptLayouts(taskId);
+    expect(kept).toHaveLength(1);
+    expect(JSON.parse(kept[0]?.layout as string)).toMatchObject({ length: zip.byteLength });
+    expect(await download(taskId)).toEqual(zip);
+    expect(await keptLayouts(taskId)).toEqual(kept);
   });
 
   it("is laid out again when the kept one is unusable: not a layout, or of another length", async () => {
     const taskId = await archivedTask();
-    const [kept] = await laidOut(taskId);
     const first = await download(taskId);
+    const [kept] = await keptLayouts(taskId);
 
     await setKeptLayouts(taskId, "not a layout");
     expect(await download(taskId)).toEqual(first);
@@ -100,7 +109,6 @@ describe("the bundle's layout", () => {
 
   it("keeps the newest few, and none once the task is deleted", async () => {
     const taskId = await archivedTask();
-    await laidOut(taskId);
     const task = taskStub(env, taskId);
     for (let i = 0; i < BundleLayouts.KEPT + 2; i++) await task.saveBundleLayout(`key-${i}`, `{"n":${i}}`);
     expect((await keptLayouts(taskId)).map((row) => row.key)).toEqual(["key-2", "key-3", "key-4"]);
